@@ -1,0 +1,66 @@
+"""Option parsing and output helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ..errors import OutputExistsError, ParameterError
+
+
+def parse_ber_list(text: str, option: str = "--targets") -> list[float]:
+    """'1e-10,1e-4' -> [1e-10, 1e-4]; every value must be a probability in (0, 1)."""
+    values: list[float] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            value = float(item)
+        except ValueError:
+            raise ParameterError(f"{option}: {item!r} is not a number") from None
+        if not (math.isfinite(value) and 0.0 < value < 1.0):
+            raise ParameterError(f"{option}: target BER must lie in (0, 1), got {item}")
+        values.append(value)
+    if not values:
+        raise ParameterError(f"{option}: give at least one target BER")
+    return values
+
+
+def positive_float(value: float, option: str) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise ParameterError(f"{option} must be a finite number > 0, got {value}")
+    return value
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), indent=2, allow_nan=False)
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(to_json(obj))
+
+
+def refuse_existing(path: Path, flag: str = "--force") -> None:
+    """Never overwrite earlier results silently."""
+    if path.exists():
+        raise OutputExistsError(f"{path} exists; remove it or pass {flag}")

@@ -1,0 +1,125 @@
+"""Perpendicular MTJ device parameters (SI units) and its static electrical model.
+
+The defaults are the paper's 32 nm device: diameter 32 nm, free layer 1.3 nm, Ms = 1.58 T/mu0,
+RA = 4 Ohm.um^2, TMR0 = 150 %, Vc = 190 mV, Delta = 70 kT at 300 K.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from .errors import ParameterError
+
+MU0 = 4e-7 * math.pi
+"""Vacuum permeability (H/m)."""
+
+K_BOLTZMANN = 1.380649e-23
+"""Boltzmann constant (J/K)."""
+
+STATE_P = 0
+STATE_AP = 1
+
+
+def _check_positive(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value <= 0.0:
+        raise ParameterError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class MTJParameters:
+    """Validated MTJ parameters; every field is in SI units.
+
+    Resistances follow from RA and the circular area; the anti-parallel resistance falls with bias
+    through TMR(V) = TMR0 / (1 + V^2 / Vh^2).
+    """
+
+    diameter_m: float = 32e-9
+    free_layer_thickness_m: float = 1.3e-9
+    saturation_magnetization_a_per_m: float = 1.58 / MU0
+    ra_ohm_m2: float = 4e-12
+    tmr0: float = 1.5
+    tmr_half_bias_v: float = 0.5
+    critical_voltage_v: float = 0.190
+    thermal_stability: float = 70.0
+    temperature_k: float = 300.0
+    attempt_time_s: float = 1e-9
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            _check_positive(name, value)
+
+    # --- geometry -------------------------------------------------------------------------------
+    @property
+    def area_m2(self) -> float:
+        return math.pi * self.diameter_m**2 / 4.0
+
+    @property
+    def free_layer_volume_m3(self) -> float:
+        return self.area_m2 * self.free_layer_thickness_m
+
+    @property
+    def energy_barrier_j(self) -> float:
+        """Delta * kT: the barrier that sets retention and the thermal switching regime."""
+        return self.thermal_stability * K_BOLTZMANN * self.temperature_k
+
+    # --- electrical -------------------------------------------------------------------------------
+    @property
+    def r_p_ohm(self) -> float:
+        return self.ra_ohm_m2 / self.area_m2
+
+    def tmr(self, voltage_v: float | np.ndarray) -> float | np.ndarray:
+        """Bias-dependent TMR ratio (dimensionless, 1.5 = 150 %)."""
+        v = np.asarray(voltage_v, dtype=float)
+        out = self.tmr0 / (1.0 + (v / self.tmr_half_bias_v) ** 2)
+        return float(out) if out.ndim == 0 else out
+
+    def r_ap_ohm(self, voltage_v: float | np.ndarray = 0.0) -> float | np.ndarray:
+        return self.r_p_ohm * (1.0 + self.tmr(voltage_v))
+
+    def resistance_ohm(self, voltage_v: float | np.ndarray, state: int) -> float | np.ndarray:
+        """Resistance in state P (0) or AP (1) at the given bias."""
+        if state == STATE_P:
+            v = np.asarray(voltage_v, dtype=float)
+            out = np.full_like(v, self.r_p_ohm)
+            return float(out) if out.ndim == 0 else out
+        if state == STATE_AP:
+            return self.r_ap_ohm(voltage_v)
+        raise ParameterError(f"state must be 0 (P) or 1 (AP), got {state!r}")
+
+    def current_a(self, voltage_v: float | np.ndarray, state: int) -> float | np.ndarray:
+        """Static current I = V / R(V, state); odd in V."""
+        return np.asarray(voltage_v, dtype=float) / self.resistance_ohm(voltage_v, state)
+
+    @property
+    def critical_current_a(self) -> float:
+        """Ic0 = Vc / R_P: Vc is defined in the P state."""
+        return self.critical_voltage_v / self.r_p_ohm
+
+    def overdrive(self, voltage_v: float | np.ndarray) -> float | np.ndarray:
+        """v = |V_MTJ| / Vc, the quantity switching statistics depend on."""
+        return np.abs(voltage_v) / self.critical_voltage_v
+
+    def with_changes(self, **changes: float) -> "MTJParameters":
+        """A validated copy with some fields changed (used by Monte Carlo draws)."""
+        unknown = set(changes) - set(asdict(self))
+        if unknown:
+            raise ParameterError(f"unknown MTJ parameter(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "r_p_ohm": self.r_p_ohm,
+            "r_ap_ohm": float(self.r_ap_ohm(0.0)),
+            "vc_v": self.critical_voltage_v,
+            "ic0_a": self.critical_current_a,
+            "delta": self.thermal_stability,
+        }
+
+
+PAPER_DEVICE = MTJParameters()
+"""The paper's device (all defaults)."""
