@@ -1,0 +1,47 @@
+"""`pyspice-mram device`: the calibrated MTJ and its analytic pulse-length/energy trade-off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..calibration import default_switching_law
+from ..device_report import device_report
+from .options import echo_json, parse_ber_list, positive_float
+
+
+@click.command()
+@click.option("--v-over-vc", default=2.0, show_default=True, type=float, help="Pulse amplitude as a multiple of Vc.")
+@click.option("--targets", default="1e-10,1e-4,1e-3,1e-2", show_default=True, help="Comma-separated target BERs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), help="Write Fig. 1c/1d-style PNGs here.")
+def device(v_over_vc: float, targets: str, as_json: bool, plot_dir: Path | None) -> None:
+    """Device summary and, per target BER, the pulse length and energy ratio T/T(1e-10)."""
+    positive_float(v_over_vc, "--v-over-vc")
+    bers = parse_ber_list(targets)
+    law = default_switching_law()
+    report = device_report(law, v_over_vc, bers)
+    if plot_dir is not None:
+        from ..device_plots import plot_switching_probability, plot_switching_moments
+
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        report["plots"] = [
+            str(plot_switching_probability(law, plot_dir / "fig1c_switching_probability.png")),
+            str(plot_switching_moments(law, plot_dir / "fig1d_mean_skewness.png")),
+        ]
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(f"MTJ (paper device), pulse amplitude {v_over_vc:g} Vc = {report['v_pulse_v'] * 1e3:.1f} mV")
+    click.echo(f"  R_P      {report['r_p_ohm']:10.1f} Ohm")
+    click.echo(f"  R_AP(0)  {report['r_ap_ohm']:10.1f} Ohm   (R_AP at pulse: {report['r_ap_at_pulse_ohm']:.1f} Ohm)")
+    click.echo(f"  Vc       {report['vc_v'] * 1e3:10.1f} mV    Ic0 {report['ic0_a'] * 1e6:.2f} uA")
+    click.echo(f"  mean switching time {report['mean_switching_time_s'] * 1e9:.3f} ns, shape k {report['shape_k']:.3f}, "
+               f"skewness {report['skewness']:.3f}")
+    click.echo(f"  {'BER':>8}  {'T_pulse (ns)':>12}  {'E/E(1e-10)':>10}  {'saving':>7}")
+    for row in report["targets"]:
+        click.echo(f"  {row['ber']:8.0e}  {row['t_pulse_s'] * 1e9:12.3f}  {row['energy_ratio']:10.3f}  "
+                   f"{(1 - row['energy_ratio']) * 100:6.1f}%")
+    for path in report.get("plots", []):
+        click.echo(f"wrote {path}")
