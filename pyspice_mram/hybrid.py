@@ -31,9 +31,10 @@ from .errors import ParameterError
 class FrozenWrite:
     """What the two frozen-state transients of one write give, on a time grid starting at pulse start.
 
-    `progress` is q(t) computed from the frozen-initial V_MTJ(t) with the nominal switching law
-    (rate_scale 1); `energy_init_j` / `energy_final_j` are cumulative energies per supply, shape
-    (n_supplies, n_times), zero at t = 0.
+    `progress` is q(t) computed from the frozen-initial V_MTJ(t); it includes the sample's own
+    intrinsic rate scale (q = rate_scale * law.progress), and `write_curve`'s `ln_rate_sigma` adds a
+    further, integrated spread on top. `energy_init_j` / `energy_final_j` are cumulative energies per
+    supply, shape (n_supplies, n_times), zero at t = 0.
     """
 
     time_s: np.ndarray
