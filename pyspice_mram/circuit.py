@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
 
@@ -34,7 +34,7 @@ from scipy import optimize
 from . import paths
 from .calibration import default_switching_law
 from .device import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
-from .errors import DataError, ParameterError, SimulatorError
+from .errors import DataError, ParameterError
 from .hybrid import FrozenWrite
 from .ngspice import NgSpice, TransientResult
 from .switching import SwitchingLaw

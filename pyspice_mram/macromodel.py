@@ -142,7 +142,7 @@ def _header_values(law: SwitchingLaw, device: MTJParameters) -> list[str]:
         f"device: RA = {device.ra_ohm_m2 * 1e12:.6g} Ohm.um^2, TMR0 = {device.tmr0:.6g}, Vh = {device.tmr_half_bias_v:.6g} V,",
         f"        Vc = {device.critical_voltage_v:.6g} V, diameter = {device.diameter_m * 1e9:.6g} nm, R_P = {device.r_p_ohm:.6g} Ohm",
         f"law: {type(law).__name__}, mu(2.0 Vc) = {dist.mean_s:.6g} s, gamma shape k(2.0) = {dist.shape_k:.6g}",
-        f"     (draw thresholds with shape k: pyspice_mram.macromodel.draw_thresholds)",
+        "     (draw thresholds with shape k: pyspice_mram.macromodel.draw_thresholds)",
     ]
 
 

@@ -22,7 +22,6 @@ def _plot_energy(result, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     ber = result.ber_curve
     energy = result.energy_curve_j

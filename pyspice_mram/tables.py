@@ -1,0 +1,513 @@
+"""Energy/BER lookup tables from a sweep's stored samples, their export, provenance and loader.
+
+For each corner and direction the stored frozen-state writes of every sample give, through the hybrid
+estimator (`hybrid.write_curve`), P_fail_i(T) and E_i(T). Scenarios:
+- `nominal`: sample 0 alone (no variability);
+- `variability_physical`: the mean over samples 1..N, intrinsic spread 0 (what the draws give);
+- `variability`: the same samples with the config's intrinsic free-layer spread (sigma of ln rate)
+  integrated exactly by Gauss-Hermite quadrature (the calibrated result).
+Array BER(T) = mean_i P_fail_i(T); energy per bit write E(T) = mean_i E_i(T). Direction `average`
+is random data: BER = mean of the two directions' BER curves, energy = mean of the two energies.
+For every target BER: T* = smallest T with BER(T*) = target (log-linear in BER on the time grid),
+never extrapolated beyond the simulated window.
+
+Columns (SI units): corner, process, vdd_scale, temperature_k, scenario, direction, ber, t_pulse_s,
+energy_j, energy_<supply>_j, energy_increase (vs nominal at the same corner, direction, BER; a
+fraction), saving (vs the 1e-10 point of the same scenario/corner/direction; a fraction), ber_rel_se
+(relative standard error of the mean P_fail at T*), n_samples, n_failed, ln_rate_sigma.
+
+Provenance travels with the table: as Parquet schema metadata (key `pyspice_mram.provenance`) or, in
+CSV, as the first line `# pyspice-mram provenance: {json}` (one file, so one atomic write; pandas
+skips `#` lines). Units travel the same way (`pyspice_mram.units`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from scipy import optimize, special
+
+from .atomic import atomic_write_bytes
+from .checkpoint import RunStore, parquet_bytes
+from .errors import DataError, ParameterError
+from .hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
+from .sweep_config import SweepConfig, loads
+from .variability import NOMINAL_INDEX
+
+SCENARIOS = ("nominal", "variability", "variability_physical")
+TABLE_DIRECTIONS = ("p2ap", "ap2p", "average")
+REFERENCE_BER = 1e-10
+REQUIRED_COLUMNS = ("scenario", "direction", "ber", "t_pulse_s", "energy_j")
+UNITS = {"ber": "1", "t_pulse_s": "s", "energy_j": "J", "energy_increase": "1", "saving": "1", "ber_rel_se": "1",
+         "vdd_scale": "1", "temperature_k": "K", "ln_rate_sigma": "1"}
+META_PROVENANCE = b"pyspice_mram.provenance"
+META_UNITS = b"pyspice_mram.units"
+CSV_PREFIX = "# pyspice-mram provenance: "
+# Plausible SI ranges: a value outside means the column is in other units (ns, pJ) or broken.
+PLAUSIBLE = {"t_pulse_s": (0.0, 1e-3), "energy_j": (0.0, 1e-6)}
+
+
+# --- loading the samples ----------------------------------------------------------------------------
+@dataclass
+class SampleSet:
+    """All successful samples of one corner and direction (arrays stacked over samples)."""
+
+    time_s: np.ndarray
+    samples: np.ndarray  # sample indices, 0 = nominal first if present
+    progress: np.ndarray  # (n, T)
+    energy_init_j: np.ndarray  # (n, S, T)
+    energy_final_j: np.ndarray
+    supplies: tuple[str, ...]
+
+    def frozen(self, i: int) -> FrozenWrite:
+        return FrozenWrite(self.time_s, self.progress[i], self.energy_init_j[i], self.energy_final_j[i], self.supplies)
+
+
+@dataclass
+class RunData:
+    config: SweepConfig
+    provenance: dict[str, Any]
+    corners: list[tuple[str, float, float]]
+    sets: dict[tuple[int, str], SampleSet]  # (corner index, direction) -> samples
+    n_failed: dict[int, int]  # corner -> failed samples (any direction)
+    failures: list[dict[str, Any]]
+
+
+def _stack(column: pa.ChunkedArray, n_rows: int) -> np.ndarray:
+    """A list<double> column of equal-length lists as a 2-D array (n_rows, length)."""
+    flat = pc.list_flatten(column)
+    return np.asarray(flat.to_numpy(), dtype=float).reshape(n_rows, -1)
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read a run folder (every chunk checksum-verified). The run must be complete."""
+    store = RunStore.open(Path(run_dir))
+    if not store.complete:
+        missing = len(store.pending_chunks())
+        raise DataError(f"{run_dir}: the sweep is not complete ({missing} chunk(s) missing); finish it with --resume")
+    config = loads(store.config_text(), source=str(Path(run_dir) / "config.toml"))
+    tables = list(store.read_chunks())
+    table = pa.concat_tables(tables) if tables else None
+    if table is None or table.num_rows == 0:
+        raise DataError(f"{run_dir}: no samples stored")
+    meta = table.drop_columns(["time_s", "progress", "energy_init_j", "energy_final_j"]).to_pandas()
+    if meta.duplicated(["task", "direction"]).any():
+        raise DataError(f"{run_dir}: duplicated samples in the chunks")
+    failed_tasks = set(meta.loc[meta["status"] != "ok", "task"])
+    corners = config.corners
+    sets: dict[tuple[int, str], SampleSet] = {}
+    n_failed: dict[int, int] = {}
+    for ci in range(len(corners)):
+        n_failed[ci] = int(meta.loc[(meta["corner"] == ci) & (meta["task"].isin(failed_tasks)), "task"].nunique())
+        for direction in config["sweep"]["directions"]:
+            mask = (meta["corner"] == ci) & (meta["direction"] == direction) & (~meta["task"].isin(failed_tasks))
+            idx = np.flatnonzero(mask.to_numpy())
+            if idx.size == 0:
+                raise DataError(f"{run_dir}: no successful sample at corner {ci} ({direction})")
+            sub = table.take(pa.array(idx))
+            supplies = tuple(sub.column("supplies")[0].as_py())
+            time_s = np.asarray(sub.column("time_s")[0].as_py(), dtype=float)
+            n = sub.num_rows
+            sets[(ci, direction)] = SampleSet(
+                time_s=time_s,
+                samples=meta["sample"].to_numpy()[idx],
+                progress=_stack(sub.column("progress"), n),
+                energy_init_j=_stack(sub.column("energy_init_j"), n).reshape(n, len(supplies), -1),
+                energy_final_j=_stack(sub.column("energy_final_j"), n).reshape(n, len(supplies), -1),
+                supplies=supplies,
+            )
+    failures = meta.loc[meta["status"] != "ok", ["task", "corner", "sample", "direction", "reason"]].to_dict("records")
+    return RunData(config, dict(store.manifest.provenance), corners, sets, n_failed, failures)
+
+
+# --- curves -------------------------------------------------------------------------------------------
+@dataclass
+class ScenarioCurve:
+    """BER(T), E(T) (total and per supply) and per-sample P_fail(T) of one scenario/corner/direction."""
+
+    time_s: np.ndarray
+    ber: np.ndarray
+    energy_j: np.ndarray
+    energy_by_supply_j: np.ndarray
+    supplies: tuple[str, ...]
+    p_fail_samples: np.ndarray  # (n, T)
+
+    @property
+    def n_samples(self) -> int:
+        return self.p_fail_samples.shape[0]
+
+
+def shape_k_for(config: SweepConfig) -> float:
+    """The gamma shape of the calibrated switching law at the sweep's overdrive."""
+    from .calibration import default_switching_law
+
+    return float(default_switching_law().shape(config["circuit"]["v_over_vc"]))
+
+
+def _curve(sample_set: SampleSet, rows: np.ndarray, shape_k: float, sigma: float, n_quadrature: int) -> ScenarioCurve:
+    curves = [write_curve(sample_set.frozen(int(i)), shape_k, sigma, n_quadrature) for i in rows]
+    p = np.array([c.p_fail for c in curves])
+    return ScenarioCurve(
+        time_s=sample_set.time_s,
+        ber=p.mean(axis=0),
+        energy_j=np.mean([c.energy_j for c in curves], axis=0),
+        energy_by_supply_j=np.mean([c.energy_by_supply_j for c in curves], axis=0),
+        supplies=sample_set.supplies,
+        p_fail_samples=p,
+    )
+
+
+def _average(a: ScenarioCurve, b: ScenarioCurve) -> ScenarioCurve:
+    if a.p_fail_samples.shape != b.p_fail_samples.shape or a.supplies != b.supplies or not np.array_equal(a.time_s, b.time_s):
+        raise DataError("the two directions have different samples, supplies or time grids; cannot average them")
+    return ScenarioCurve(a.time_s, 0.5 * (a.ber + b.ber), 0.5 * (a.energy_j + b.energy_j),
+                         0.5 * (a.energy_by_supply_j + b.energy_by_supply_j), a.supplies,
+                         0.5 * (a.p_fail_samples + b.p_fail_samples))
+
+
+def _common_rows(run: RunData, corner: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per direction: (row of the nominal sample, rows of the variability samples)."""
+    out = {}
+    for direction in run.config["sweep"]["directions"]:
+        s = run.sets[(corner, direction)].samples
+        nominal = np.flatnonzero(s == NOMINAL_INDEX)
+        if nominal.size != 1:
+            raise DataError(f"corner {corner} ({direction}): the nominal sample failed or is missing; the table needs it")
+        varied = np.flatnonzero(s != NOMINAL_INDEX)
+        if varied.size == 0:
+            raise DataError(f"corner {corner} ({direction}): no successful variability sample")
+        out[direction] = (nominal, varied)
+    return out
+
+
+def scenario_curves(run: RunData, ln_rate_sigma: float | None = None, n_quadrature: int | None = None
+                    ) -> dict[tuple[int, str, str], ScenarioCurve]:
+    """(corner, scenario, direction) -> curve, for every corner, scenario and direction (+ average)."""
+    config = run.config
+    sigma = config["variability"]["intrinsic_ln_rate_sigma"] if ln_rate_sigma is None else float(ln_rate_sigma)
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ParameterError(f"ln_rate_sigma must be a finite number >= 0, got {ln_rate_sigma!r}")
+    nq = config["table"]["n_quadrature"] if n_quadrature is None else int(n_quadrature)
+    k = shape_k_for(config)
+    curves: dict[tuple[int, str, str], ScenarioCurve] = {}
+    directions = list(config["sweep"]["directions"])
+    for ci in range(len(run.corners)):
+        rows = _common_rows(run, ci)
+        for direction in directions:
+            sset = run.sets[(ci, direction)]
+            nominal, varied = rows[direction]
+            curves[(ci, "nominal", direction)] = _curve(sset, nominal, k, 0.0, nq)
+            physical = _curve(sset, varied, k, 0.0, nq)
+            curves[(ci, "variability_physical", direction)] = physical
+            curves[(ci, "variability", direction)] = physical if sigma == 0 else _curve(sset, varied, k, sigma, nq)
+        if len(directions) == 2:
+            for scenario in SCENARIOS:
+                curves[(ci, scenario, "average")] = _average(curves[(ci, scenario, "p2ap")], curves[(ci, scenario, "ap2p")])
+    return curves
+
+
+def corner_label(corner: tuple[str, float, float]) -> str:
+    process, vdd, temp = corner
+    return f"{process}/VDDx{vdd:.2f}/{temp:.0f}K"
+
+
+def sweep_curves(run_dir: str | Path, ln_rate_sigma: float | None = None) -> pd.DataFrame:
+    """Full curves for plotting: one row per (corner, scenario, direction, T) with ber and energy_j."""
+    run = load_run(run_dir)
+    frames = []
+    for (ci, scenario, direction), c in scenario_curves(run, ln_rate_sigma).items():
+        frames.append(pd.DataFrame({
+            "corner": corner_label(run.corners[ci]), "scenario": scenario, "direction": direction,
+            "t_pulse_s": c.time_s, "ber": c.ber, "energy_j": c.energy_j,
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- the table ----------------------------------------------------------------------------------------
+def _t_star(curve: ScenarioCurve, target: float, where: str) -> float:
+    try:
+        return pulse_for_ber(curve.time_s, curve.ber, target)
+    except ParameterError as exc:
+        raise DataError(f"{where}: {exc}") from None
+
+
+def build_table(run_dir: str | Path, targets: Sequence[float] | None = None, ln_rate_sigma: float | None = None,
+                n_quadrature: int | None = None, skip_unreachable: bool = False) -> pd.DataFrame:
+    """The energy/BER lookup table of a finished run (provenance in `df.attrs['provenance']`).
+
+    A target BER the simulated window cannot reach is refused (DataError), never extrapolated. With
+    `skip_unreachable` (for corner sweeps where some corners barely write) such rows are left out
+    instead and listed in the provenance (`table.unreachable`); a missing reference gives NaN
+    `energy_increase` / `saving`.
+    """
+    run = load_run(run_dir)
+    config = run.config
+    targets = list(config["table"]["targets"] if targets is None else targets)
+    for t in targets:
+        if not (isinstance(t, (int, float)) and math.isfinite(t) and 0.0 < t < 1.0):
+            raise ParameterError(f"target BER must lie in (0, 1), got {t!r}")
+    targets = sorted(set(float(t) for t in targets))
+    sigma = config["variability"]["intrinsic_ln_rate_sigma"] if ln_rate_sigma is None else float(ln_rate_sigma)
+    curves = scenario_curves(run, sigma, n_quadrature)
+    supplies = next(iter(curves.values())).supplies
+    records = []
+    unreachable: list[str] = []
+
+    def energy_at(curve: ScenarioCurve, target: float, where: str) -> tuple[float, float]:
+        """(T*, E(T*)), or NaNs for an unreachable target when skipping."""
+        try:
+            t = _t_star(curve, target, where)
+        except DataError:
+            if not skip_unreachable:
+                raise
+            return math.nan, math.nan
+        return t, float(value_at(curve.time_s, curve.energy_j, t))
+
+    for (ci, scenario, direction), c in curves.items():
+        where = f"corner {corner_label(run.corners[ci])}, {scenario}, {direction}"
+        nominal = curves[(ci, "nominal", direction)]
+        _, e_ref = energy_at(c, REFERENCE_BER, where)
+        for target in targets:
+            t, energy = energy_at(c, target, where)
+            if math.isnan(t):
+                unreachable.append(f"{where}, BER {target:g}")
+                continue
+            by_supply = value_at(c.time_s, c.energy_by_supply_j, t)
+            _, e_nom = energy_at(nominal, target, where.replace(scenario, "nominal"))
+            p_at = np.array([np.interp(t, c.time_s, row) for row in c.p_fail_samples])
+            n = p_at.size
+            rel_se = float(p_at.std(ddof=1) / math.sqrt(n) / p_at.mean()) if n > 1 and p_at.mean() > 0 else 0.0
+            process, vdd, temp = run.corners[ci]
+            rec = {
+                "corner": corner_label(run.corners[ci]), "process": process, "vdd_scale": vdd, "temperature_k": temp,
+                "scenario": scenario, "direction": direction, "ber": target, "t_pulse_s": t, "energy_j": energy,
+            }
+            for s, e in zip(supplies, np.atleast_1d(by_supply)):
+                rec[f"energy_{s}_j"] = float(e)
+            rec.update({
+                "energy_increase": energy / e_nom - 1.0,
+                "saving": 1.0 - energy / e_ref,
+                "ber_rel_se": rel_se,
+                "n_samples": int(c.n_samples),
+                "n_failed": int(run.n_failed[ci]),
+                "ln_rate_sigma": sigma if scenario == "variability" else 0.0,
+            })
+            records.append(rec)
+    if not records:
+        raise DataError(f"{run_dir}: no target BER is reachable in the simulated window")
+    df = pd.DataFrame.from_records(records)
+    df = df.sort_values(["corner", "scenario", "direction", "ber"], kind="stable").reset_index(drop=True)
+    df.attrs["provenance"] = {
+        **run.provenance,
+        "table": {
+            "run_dir_name": Path(run_dir).resolve().name,
+            "targets": targets,
+            "ln_rate_sigma": sigma,
+            "n_quadrature": config["table"]["n_quadrature"] if n_quadrature is None else int(n_quadrature),
+            "shape_k": shape_k_for(config),
+            "supplies": list(supplies),
+            "failures": run.failures[:100],
+            "unreachable": unreachable,
+            "built_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+    return df
+
+
+# --- calibration of the intrinsic spread --------------------------------------------------------------
+@dataclass(frozen=True)
+class SpreadCalibration:
+    ln_rate_sigma: float
+    target_t_pulse_s: float
+    target_ber: float
+    direction: str
+    corner: str
+    t_pulse_s: float  # T*(target_ber) that the fitted sigma gives (full table machinery)
+    residual_s: float
+    physical_t_pulse_s: float  # T*(target_ber) with the physical draws only
+    n_samples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _array_ber_at(progress_at_t: np.ndarray, shape_k: float, sigma: float, n_quadrature: int) -> float:
+    """mean_i E_z[Q(k, k q_i e^{sigma z})]: the array BER at one pulse length (what write_curve averages)."""
+    if sigma == 0:
+        return float(np.mean(special.gammaincc(shape_k, shape_k * progress_at_t)))
+    z, w = gauss_hermite_normal(n_quadrature)
+    x = shape_k * progress_at_t[:, None] * np.exp(sigma * z)[None, :]
+    return float(np.mean(special.gammaincc(shape_k, x) @ w))
+
+
+def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = 20.5e-9, target_ber: float = REFERENCE_BER,
+                               direction: str = "average", corner: int = 0) -> SpreadCalibration:
+    """The intrinsic ln-rate sigma for which T*(target_ber) of the `variability` scenario = target_t_pulse_s.
+
+    The array BER at the target pulse length rises monotonically with sigma, so the root is bracketed
+    on [0, 1] and found by Brent's method on the stored samples; the fit is then checked with the
+    table's own curve (residual = T*(sigma) - target).
+    """
+    if direction not in TABLE_DIRECTIONS:
+        raise ParameterError(f"direction must be one of {', '.join(TABLE_DIRECTIONS)}, got {direction!r}")
+    run = load_run(run_dir)
+    config = run.config
+    if not 0 <= corner < len(run.corners):
+        raise ParameterError(f"corner must be an index in [0, {len(run.corners)}), got {corner!r}")
+    k = shape_k_for(config)
+    nq = config["table"]["n_quadrature"]
+    dirs = ["p2ap", "ap2p"] if direction == "average" else [direction]
+    rows = _common_rows(run, corner)
+    q_at = []
+    for d in dirs:
+        sset = run.sets[(corner, d)]
+        varied = rows[d][1]
+        if not sset.time_s[0] < target_t_pulse_s < sset.time_s[-1]:
+            raise ParameterError(f"target pulse {target_t_pulse_s:g} s lies outside the simulated window")
+        q_at.append(np.array([np.interp(target_t_pulse_s, sset.time_s, sset.progress[i]) for i in varied]))
+
+    def log_gap(sigma: float) -> float:
+        ber = np.mean([_array_ber_at(q, k, sigma, nq) for q in q_at])
+        return math.log(max(ber, 1e-300)) - math.log(target_ber)
+
+    lo, hi = 0.0, 1.0
+    if log_gap(lo) > 0:
+        raise DataError(f"physical variability alone already needs more than {target_t_pulse_s * 1e9:.3g} ns for BER "
+                        f"{target_ber:g}; no intrinsic spread >= 0 fits")
+    if log_gap(hi) < 0:
+        raise DataError("no intrinsic spread in [0, 1] reaches the target pulse length")
+    sigma = float(optimize.brentq(log_gap, lo, hi, xtol=1e-6))
+    curves = scenario_curves(run, sigma)
+    where = f"corner {corner}, {direction}"
+    t_fit = _t_star(curves[(corner, "variability", direction)], target_ber, where)
+    t_phys = _t_star(curves[(corner, "variability_physical", direction)], target_ber, where)
+    return SpreadCalibration(
+        ln_rate_sigma=sigma, target_t_pulse_s=target_t_pulse_s, target_ber=target_ber, direction=direction,
+        corner=corner_label(run.corners[corner]), t_pulse_s=t_fit, residual_s=t_fit - target_t_pulse_s,
+        physical_t_pulse_s=t_phys, n_samples=int(rows[dirs[0]][1].size),
+    )
+
+
+# --- export and loading -------------------------------------------------------------------------------
+def _provenance_json(df: pd.DataFrame) -> str:
+    from .cli.options import to_json
+
+    return to_json(df.attrs.get("provenance", {})).replace("\n", " ")
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table atomically as .parquet or .csv, provenance and units included."""
+    path = Path(path)
+    validate_table(df, str(path))
+    prov = json.loads(_provenance_json(df))
+    units = {c: u for c, u in UNITS.items() if c in df.columns}
+    units.update({c: "J" for c in df.columns if c.startswith("energy_") and c.endswith("_j")})
+    plain = pd.DataFrame(df)
+    plain.attrs = {}
+    if path.suffix == ".parquet":
+        table = pa.Table.from_pandas(plain, preserve_index=False)
+        data = parquet_bytes(table, {META_PROVENANCE: json.dumps(prov).encode(), META_UNITS: json.dumps(units).encode()})
+    elif path.suffix == ".csv":
+        buf = io.StringIO()
+        buf.write(CSV_PREFIX + json.dumps({"provenance": prov, "units": units}) + "\n")
+        plain.to_csv(buf, index=False, float_format="%.17g")
+        data = buf.getvalue().encode("utf-8")
+    else:
+        raise ParameterError(f"table file must end in .parquet or .csv, got {path.name!r}")
+    atomic_write_bytes(path, data)
+    return path
+
+
+def validate_table(df: pd.DataFrame, source: str = "table", units: dict[str, str] | None = None) -> None:
+    """Schema, units and monotonicity checks shared by the writer and the loader."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (a table needs {', '.join(REQUIRED_COLUMNS)})")
+    if units:
+        for column, unit in units.items():
+            expected = UNITS.get(column, "J" if column.startswith("energy_") and column.endswith("_j") else None)
+            if expected is not None and column in df.columns and unit != expected:
+                raise DataError(f"{source}: column {column} is in {unit!r}, expected {expected!r} (SI units)")
+    for column in ("ber", "t_pulse_s", "energy_j"):
+        if not pd.api.types.is_numeric_dtype(df[column]):
+            raise DataError(f"{source}: column {column} must be numeric")
+        if not np.all(np.isfinite(df[column].to_numpy(dtype=float))):
+            raise DataError(f"{source}: column {column} has missing or non-finite values")
+    ber = df["ber"].to_numpy(dtype=float)
+    if np.any((ber <= 0) | (ber >= 1)):
+        raise DataError(f"{source}: ber values must lie in (0, 1)")
+    for column, (lo, hi) in PLAUSIBLE.items():
+        values = df[column].to_numpy(dtype=float)
+        if np.any((values <= lo) | (values >= hi)):
+            raise DataError(f"{source}: column {column} has values outside ({lo:g}, {hi:g}); wrong units? "
+                            f"(expected SI: {'seconds' if column == 't_pulse_s' else 'joules'})")
+    keys = [c for c in ("corner", "scenario", "direction") if c in df.columns]
+    for key, group in df.groupby(keys, sort=False):
+        g = group.sort_values("ber")
+        if g["ber"].duplicated().any():
+            raise DataError(f"{source}: duplicated ber values for {key}")
+        if np.any(np.diff(g["t_pulse_s"].to_numpy(dtype=float)) >= 0):
+            raise DataError(f"{source}: t_pulse_s must fall strictly as ber rises (group {key}); the table is not monotonic")
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by `write_table`, validate it, provenance in `df.attrs['provenance']`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"table {path} does not exist")
+    units: dict[str, str] = {}
+    provenance: dict[str, Any] = {}
+    try:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            meta = table.schema.metadata or {}
+            provenance = json.loads(meta.get(META_PROVENANCE, b"{}"))
+            units = json.loads(meta.get(META_UNITS, b"{}"))
+            df = table.replace_schema_metadata(None).to_pandas()
+        elif path.suffix == ".csv":
+            with open(path, encoding="utf-8") as fh:
+                first = fh.readline()
+            if first.startswith(CSV_PREFIX):
+                header = json.loads(first[len(CSV_PREFIX):])
+                provenance, units = header.get("provenance", {}), header.get("units", {})
+            df = pd.read_csv(path, comment=None, skiprows=1 if first.startswith("#") else 0)
+        else:
+            raise DataError(f"table file must end in .parquet or .csv, got {path.name!r}")
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise DataError(f"cannot read table {path}: {exc}") from None
+    validate_table(df, str(path), units)
+    df.attrs["provenance"] = provenance
+    df.attrs["units"] = units
+    return df
+
+
+def lookup(df: pd.DataFrame, ber: float, scenario: str = "variability", direction: str = "average",
+           corner: str | None = None) -> dict[str, float]:
+    """t_pulse_s and energy_j at one BER, log-linear between the table's rows; outside its range: refused."""
+    sel = (df["scenario"] == scenario) & (df["direction"] == direction)
+    if corner is not None and "corner" in df.columns:
+        sel &= df["corner"] == corner
+    g = df[sel].sort_values("ber")
+    if g.empty:
+        raise DataError(f"the table has no rows for scenario={scenario!r}, direction={direction!r}, corner={corner!r}")
+    if "corner" in g.columns and corner is None and g["corner"].nunique() > 1:
+        raise ParameterError("the table has several corners; pass corner=")
+    b = g["ber"].to_numpy(dtype=float)
+    if not (b[0] <= ber <= b[-1]):
+        raise ParameterError(f"BER {ber:g} is outside the table's range [{b[0]:g}, {b[-1]:g}]; not extrapolated")
+    x = np.log(b)
+    out = {}
+    for column in ("t_pulse_s", "energy_j"):
+        out[column] = float(np.interp(math.log(ber), x, g[column].to_numpy(dtype=float)))
+    return out
