@@ -10,7 +10,8 @@ Execution: in-process for `jobs == 1`, joblib's loky processes otherwise (OpenMP
 worker), or a Dask cluster through joblib's Dask backend when a scheduler address is given. Results
 stream back in task order and are written chunk by chunk (see checkpoint.py). A failing simulation is
 retried once (with relaxed options when the simulator takes `relaxed=True`), then recorded with its
-reason; a worker process that dies is replaced and its unfinished tasks are resubmitted.
+reason; a worker process that dies is replaced and its unfinished tasks are resubmitted. A new run
+that fails before its first chunk is written (e.g. a model card ngspice rejects) removes its folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -301,6 +303,20 @@ def run_sweep(config: str | Path | SweepConfig, out: str | Path, jobs: int = 1, 
     out = Path(out)
     start = time.perf_counter()
     store, redone = _open_store(config, out, resume)
+    try:
+        return _run(config, store, redone, jobs, scheduler, progress, simulator_factory, start)
+    except BaseException:
+        # A new run that fails before its first chunk (missing model card, netlist ngspice rejects,
+        # every sample failing, Ctrl-C) holds nothing worth resuming: remove the folder it created,
+        # so that the corrected command can be rerun as is.
+        if not resume and not store.manifest.chunks:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _run(config: SweepConfig, store: RunStore, redone: list[int], jobs: int, scheduler: str | None, progress: bool,
+         simulator_factory: SimulatorFactory, start: float) -> SweepSummary:
+    out = store.run_dir
     m = store.manifest
     pending = store.pending_chunks()
     summary = SweepSummary(run_dir=out, n_tasks=m.n_tasks, n_tasks_run=0, n_failed_samples=0, chunks_redone=redone)

@@ -2,7 +2,8 @@
 imported only when it runs, so `pyspice-mram --help` stays fast.
 
 Every error a user can cause (`UserError`, a bad option) is printed as one line on stderr with a
-non-zero exit status, never as a traceback.
+non-zero exit status (2), never as a traceback; so is an error of the machine (`OSError`: disk full,
+permission denied; exit status 1).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ COMMANDS = {
 }
 
 EXIT_USER_ERROR = 2
+EXIT_OS_ERROR = 1
 
 
 class LazyGroup(click.Group):
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_USER_ERROR
+    except OSError as exc:  # the machine: disk full, permission denied, a path that cannot be created
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_OS_ERROR
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130

@@ -8,7 +8,9 @@ import click
 
 from ..calibration import default_switching_law
 from ..device_report import device_report
-from .options import echo_json, parse_ber_list, positive_float
+from .options import echo_json, parse_ber_list, positive_float, refuse_existing
+
+PLOT_NAMES = ("fig1c_switching_probability.png", "fig1d_mean_skewness.png")
 
 
 @click.command()
@@ -20,6 +22,9 @@ def device(v_over_vc: float, targets: str, as_json: bool, plot_dir: Path | None)
     """Device summary and, per target BER, the pulse length and energy ratio T/T(1e-10)."""
     positive_float(v_over_vc, "--v-over-vc")
     bers = parse_ber_list(targets)
+    if plot_dir is not None:  # refuse before the work, never overwrite earlier figures
+        for name in PLOT_NAMES:
+            refuse_existing(plot_dir / name, "another --plot folder")
     law = default_switching_law()
     report = device_report(law, v_over_vc, bers)
     if plot_dir is not None:
@@ -27,8 +32,8 @@ def device(v_over_vc: float, targets: str, as_json: bool, plot_dir: Path | None)
 
         plot_dir.mkdir(parents=True, exist_ok=True)
         report["plots"] = [
-            str(plot_switching_probability(law, plot_dir / "fig1c_switching_probability.png")),
-            str(plot_switching_moments(law, plot_dir / "fig1d_mean_skewness.png")),
+            str(plot_switching_probability(law, plot_dir / PLOT_NAMES[0])),
+            str(plot_switching_moments(law, plot_dir / PLOT_NAMES[1])),
         ]
     if as_json:
         echo_json(report)

@@ -31,11 +31,12 @@ def table(run_dir: Path, out: Path, targets: str | None, intrinsic_sigma: float 
 
     if not force:
         refuse_existing(out)
+    target_list = parse_ber_list(targets) if targets else None  # bad input is refused before any work
     calibration = None
     if calibrate_ns is not None:
         calibration = calibrate_intrinsic_spread(run_dir, target_t_pulse_s=calibrate_ns * 1e-9)
         intrinsic_sigma = calibration.ln_rate_sigma
-    df = build_table(run_dir, parse_ber_list(targets) if targets else None, ln_rate_sigma=intrinsic_sigma,
+    df = build_table(run_dir, target_list, ln_rate_sigma=intrinsic_sigma,
                      skip_unreachable=skip_unreachable)
     if calibration is not None:
         df.attrs["provenance"]["table"]["calibration"] = calibration.to_dict()
@@ -51,6 +52,10 @@ def table(run_dir: Path, out: Path, targets: str | None, intrinsic_sigma: float 
     for _, r in sel.iterrows():
         click.echo(f"{r['corner']:>18} {r['scenario']:>21} BER {r['ber']:7.0e}: T = {r['t_pulse_s'] * 1e9:6.2f} ns, "
                    f"E = {r['energy_j'] * 1e12:.3f} pJ, +{r['energy_increase'] * 100:5.1f} % vs nominal")
+    n_failed = int(df.groupby("corner")["n_failed"].first().sum())  # n_failed is per corner
+    if n_failed:
+        click.echo(f"note: {n_failed} sample(s) failed to simulate and are left out (column n_failed; "
+                   "reasons in the provenance)")
     skipped = df.attrs["provenance"]["table"]["unreachable"]
     if skipped:
         click.echo(f"left out {len(skipped)} unreachable target(s), e.g. {skipped[0]}")
