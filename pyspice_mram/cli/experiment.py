@@ -1,0 +1,34 @@
+"""`pyspice-mram experiment fig3|fig4|fig5`: the paper's training grids, resumable, with figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("experiment")
+@click.argument("figure", type=click.Choice(["fig3", "fig4", "fig5"]))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder (runs/*.json, figures)")
+@click.option("--epochs", type=int, default=5, show_default=True)
+@click.option("--seeds", type=int, default=5, show_default=True)
+@click.option("--train-images", type=int, help="use only the first N training images")
+@click.option("--table", type=click.Path(path_type=Path), help="energy table (default: analytic model)")
+@click.option("--scenario", default="variability", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), help="folder with the MNIST IDX .gz files")
+@click.option("--download", is_flag=True, help="fetch MNIST into the user cache if it is missing")
+@click.option("--quiet", is_flag=True)
+def experiment(figure, out, epochs, seeds, train_images, table, scenario, data, download, quiet) -> None:
+    """Run a figure's grid; configurations already in OUT/runs/ are skipped (resume)."""
+    from ..bit_energy import BitEnergyModel
+    from ..experiments import quick_config, run_figure
+    from ..mnist import load_mnist
+
+    model = BitEnergyModel.from_table(table, scenario=scenario) if table is not None else BitEnergyModel.from_analytic()
+    mnist = load_mnist(data, download_missing=download)
+    config = quick_config(epochs, seeds, train_images)
+    summaries = run_figure(figure, out, mnist, config, model, progress=not quiet,
+                           log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+    for s in summaries:
+        click.echo(f"{s['name']:>18}: {s['accuracy_mean'] * 100:6.2f} % [{s['accuracy_min'] * 100:.2f}, {s['accuracy_max'] * 100:.2f}]")
+    click.echo(f"figures: {out / (figure + '.png')}, {out / (figure + '.pdf')}")

@@ -1,0 +1,92 @@
+"""`pyspice-mram train`: train the 784-300-10 network in approximate MRAM and report accuracy and energy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import ParameterError
+from .options import echo_json, refuse_existing, to_json
+
+
+def build_policy(ber: float | None, lsb: int | None, hsb_ber: float | None, lsb_ber: float | None, float_mode: bool):
+    """The memory policy from the options (None for --float); refuses contradictory combinations."""
+    from ..memory import BitErrorPolicy
+
+    two_stage = (lsb, hsb_ber, lsb_ber)
+    if float_mode:
+        if ber is not None or any(v is not None for v in two_stage):
+            raise ParameterError("--float takes no BER options")
+        return None
+    if ber is not None:
+        if any(v is not None for v in two_stage):
+            raise ParameterError("give either --ber or --lsb/--hsb-ber/--lsb-ber, not both")
+        return BitErrorPolicy.uniform(ber)
+    if any(v is not None for v in two_stage):
+        if None in two_stage:
+            raise ParameterError("--lsb, --hsb-ber and --lsb-ber go together")
+        return BitErrorPolicy.two_stage(lsb, lsb_ber, hsb_ber)
+    raise ParameterError("give --ber P, or --lsb N --hsb-ber P --lsb-ber Q, or --float")
+
+
+@click.command("train")
+@click.option("--table", type=click.Path(path_type=Path), help="energy table from `pyspice-mram table` (default: analytic model)")
+@click.option("--scenario", default="variability", show_default=True, help="table scenario")
+@click.option("--ber", type=float, help="uniform BER of every bit")
+@click.option("--lsb", type=int, help="number of low-significance bits (two-stage policy)")
+@click.option("--hsb-ber", type=float, help="BER of the high-significance bits")
+@click.option("--lsb-ber", type=float, help="BER of the low-significance bits")
+@click.option("--float", "float_mode", is_flag=True, help="float baseline (no memory)")
+@click.option("--epochs", type=int, default=5, show_default=True)
+@click.option("--seeds", type=int, default=5, show_default=True)
+@click.option("--batch", type=int, default=10, show_default=True)
+@click.option("--learning-rate", type=float, default=None, help="SGD step (default 0.1)")
+@click.option("--frac-bits", type=int, default=None, help="fractional bits of the 16-bit Q format (default 15)")
+@click.option("--data", type=click.Path(path_type=Path), help="folder with the MNIST IDX .gz files")
+@click.option("--download", is_flag=True, help="fetch MNIST into the user cache if it is missing")
+@click.option("--train-images", type=int, help="use only the first N training images")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="write the result as JSON")
+@click.option("--force", is_flag=True, help="overwrite an existing --json file")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds, batch, learning_rate, frac_bits,
+          data, download, train_images, json_out, force, quiet) -> None:
+    """Train with weights in approximate ST-MRAM; print accuracy (per seed and range) and energy."""
+    from dataclasses import replace
+
+    from ..bit_energy import BitEnergyModel
+    from ..mnist import load_mnist
+    from ..training import TrainingConfig
+    from ..training import train as run_training
+
+    if json_out is not None and not force:
+        refuse_existing(json_out)
+    policy = build_policy(ber, lsb, hsb_ber, lsb_ber, float_mode)
+    config = TrainingConfig(epochs=epochs, seeds=seeds, batch_size=batch, train_images=train_images)
+    if learning_rate is not None:
+        config = replace(config, learning_rate=learning_rate)
+    if frac_bits is not None:
+        config = replace(config, frac_bits=frac_bits)
+    model = BitEnergyModel.from_table(table, scenario=scenario) if table is not None else BitEnergyModel.from_analytic()
+    mnist = load_mnist(data, download_missing=download)
+    result = run_training(mnist, [policy], config, progress=not quiet)[0]
+    summary = result.summary(model)
+    click.echo(
+        f"{result.label}: accuracy {summary['accuracy_mean'] * 100:.2f} % "
+        f"(min {summary['accuracy_min'] * 100:.2f}, max {summary['accuracy_max'] * 100:.2f}) over {config.seeds} seeds, "
+        f"{summary['seconds']:.1f} s",
+        err=json_out is None,
+    )
+    energy = summary.get("energy")
+    if energy and "all_bits" in energy:
+        a, c = energy["all_bits"], energy["changed_bits"]
+        click.echo(
+            f"energy per weight write: {a['energy_per_weight_write_j'] * 1e12:.3f} pJ all bits (saving {a['saving'] * 100:.1f} %), "
+            f"{c['energy_per_weight_write_j'] * 1e12:.3f} pJ changed bits only (saving {c['saving'] * 100:.1f} %)",
+            err=json_out is None,
+        )
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(to_json(summary))
+    else:
+        echo_json(summary)

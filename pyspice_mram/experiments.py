@@ -1,0 +1,159 @@
+"""The paper's training grids (Figs. 3, 4, 5): resumable runs, one JSON per configuration, figures.
+
+fig3: uniform BER sweep. fig4: n LSB in {8, 10, 12, 14} x LSB BER (1 % .. 100 %) with HSBs at 1 %,
+plus the "LSBs removed" references (dashed lines). fig5: recognition rate versus programming energy per weight write
+(all bits pulsed), from the fig3 and fig4 results (runs whatever is missing).
+Error bars are the range (min..max) over seeds, as in the paper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .bit_energy import BitEnergyModel
+from .errors import ParameterError
+from .memory import BitErrorPolicy
+from .mnist import MNIST
+from .training import TrainingConfig, train
+
+FIG3_BERS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.2)
+FIG4_N_LSB = (8, 10, 12, 14)
+FIG4_LSB_BERS = (0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+HSB_BER = 0.01
+FIGURES = ("fig3", "fig4", "fig5")
+
+
+def grid(figure: str) -> list[tuple[str, BitErrorPolicy | None]]:
+    """(file stem, policy) of every configuration a figure needs."""
+    if figure == "fig3":
+        return [("float", None)] + [(f"uniform_{b:g}", BitErrorPolicy.uniform(b)) for b in FIG3_BERS]
+    if figure == "fig4":
+        out: list[tuple[str, BitErrorPolicy | None]] = [("uniform_0.01", BitErrorPolicy.uniform(HSB_BER))]
+        for n in FIG4_N_LSB:
+            out += [(f"lsb{n}_{b:g}", BitErrorPolicy.two_stage(n, b, HSB_BER)) for b in FIG4_LSB_BERS]
+            out.append((f"lsb{n}_removed", BitErrorPolicy.lsbs_removed(n, HSB_BER)))
+        return out
+    if figure == "fig5":
+        seen: dict[str, BitErrorPolicy | None] = {}
+        for stem, pol in grid("fig3")[1:] + grid("fig4"):
+            if pol is not None:
+                seen.setdefault(stem, pol)
+        return list(seen.items())
+    raise ParameterError(f"figure must be one of {FIGURES}, got {figure!r}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def run_figure(
+    figure: str,
+    out_dir: str | os.PathLike,
+    data: MNIST,
+    config: TrainingConfig = TrainingConfig(),
+    energy_model: BitEnergyModel | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda s: None,
+) -> list[dict]:
+    """Run (or resume) a figure's grid; returns the per-configuration summaries and writes figures."""
+    from .cli.options import to_json
+
+    out = Path(out_dir)
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    model = energy_model or BitEnergyModel.from_analytic()
+    summaries = []
+    for stem, policy in grid(figure):
+        path = runs / f"{stem}.json"
+        if path.is_file():
+            summary = json.loads(path.read_text())
+            if summary.get("configuration", {}).get("epochs") == config.epochs and summary["configuration"].get("seeds") == config.seeds \
+                    and summary["configuration"].get("train_images") == config.train_images:
+                log(f"skip {stem} (done)")
+                summaries.append({"name": stem, **summary})
+                continue
+        log(f"train {stem}")
+        result = train(data, [policy], config, progress=progress)[0]
+        summary = result.summary(model)
+        _atomic_write(path, to_json(summary))
+        summaries.append({"name": stem, **summary})
+    plot_figure(figure, summaries, out)
+    return summaries
+
+
+def plot_figure(figure: str, summaries: list[dict], out: Path, stem: str | None = None,
+                accuracy_floor: float | None = None) -> list[Path]:
+    """PNG + PDF in the paper's style: mean recognition rate with min..max error bars.
+
+    `stem` names the files (default: the figure); `accuracy_floor` (a fraction) zooms on the
+    high-performance window, as the paper's Fig. 5b does.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+
+    def bars(xs, rows, **kw):
+        mean = np.array([r["accuracy_mean"] for r in rows]) * 100
+        lo = mean - np.array([r["accuracy_min"] for r in rows]) * 100
+        hi = np.array([r["accuracy_max"] for r in rows]) * 100 - mean
+        ax.errorbar(xs, mean, yerr=[lo, hi], capsize=3, marker="o", ms=4, **kw)
+
+    if figure == "fig3":
+        rows = [r for r in summaries if r["name"] != "float"]
+        bars([r["configuration"]["policy"]["ber_set"][0] for r in rows], rows, color="k")
+        for r in summaries:
+            if r["name"] == "float":
+                ax.axhline(r["accuracy_mean"] * 100, ls=":", color="gray", label="float")
+        ax.set_xscale("log")
+        ax.set_xlabel("programming BER")
+    elif figure == "fig4":
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for n, color in zip(FIG4_N_LSB, colors):
+            rows = [r for r in summaries if r["name"].startswith(f"lsb{n}_") and not r["name"].endswith("removed")]
+            if rows:
+                bars([r["configuration"]["policy"]["ber_set"][0] * 100 for r in rows], rows, label=f"{n} LSBs", color=color)
+            for r in summaries:
+                if r["name"] == f"lsb{n}_removed":  # reference: the LSBs do not exist
+                    ax.axhline(r["accuracy_mean"] * 100, ls="--", lw=0.8, color=color)
+        ax.set_xlabel("LSB programming BER (%)")
+    else:
+        groups: dict[str, list[dict]] = {}
+        for r in summaries:
+            if "energy" in r and "all_bits" in r["energy"]:
+                key = r["name"].split("_")[0]
+                groups.setdefault(key, []).append(r)
+        for key, rows in groups.items():
+            rows.sort(key=lambda r: r["energy"]["all_bits"]["energy_per_weight_write_j"])
+            bars([r["energy"]["all_bits"]["energy_per_weight_write_j"] * 1e12 for r in rows], rows,
+                 label="uniform" if key == "uniform" else key.replace("lsb", "") + " LSBs")
+        ax.set_xlabel("programming energy per weight write (pJ)")
+    ax.set_ylabel("recognition rate (%)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    if accuracy_floor is not None:
+        top = max([r["accuracy_max"] for r in summaries] + [accuracy_floor + 0.01]) * 100
+        ax.set_ylim(accuracy_floor * 100, top + 0.2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paths = [out / f"{stem or figure}.png", out / f"{stem or figure}.pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=150)
+    plt.close(fig)
+    return paths
+
+
+def quick_config(epochs: int, seeds: int, train_images: int | None) -> TrainingConfig:
+    return replace(TrainingConfig(), epochs=epochs, seeds=seeds, train_images=train_images)

@@ -1,0 +1,140 @@
+"""The paper's two-layer network (784-300-10, tanh), vectorised over stacked replicas.
+
+All parameters of one replica live in one flat vector (W1, b1, W2, b2), so the approximate memory can
+hold them as one array of words and several replicas (seeds / memory configurations) train at once:
+arrays have a leading replica axis and every matrix product is a batched `matmul`.
+
+Hidden layer: tanh. Output layer: softmax with cross-entropy loss (default), or tanh with squared
+error against +-1 targets (`output="tanh"`), the classic formal network. Weights are initialised
+uniform in +-1/sqrt(fan_in) (LeCun), biases at 0.
+
+Parameters are passed as `(params, scale)`: the network uses params * scale, so the memory can hand
+over its codes in LSB units (scale = LSB) without building a float copy of the weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ParameterError
+
+OUTPUTS = ("softmax", "tanh")
+
+
+@dataclass(frozen=True)
+class MLPLayout:
+    """Sizes of the 2-layer network and where each tensor sits in the flat parameter vector."""
+
+    n_in: int = 784
+    n_hidden: int = 300
+    n_out: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("n_in", "n_hidden", "n_out"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ParameterError(f"{name} must be a positive integer, got {v!r}")
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        return (self.n_in * self.n_hidden, self.n_hidden, self.n_hidden * self.n_out, self.n_out)
+
+    @property
+    def n_params(self) -> int:
+        return sum(self.sizes)
+
+    def views(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(W1, b1, W2, b2) as views of `flat` (replicas x n_params)."""
+        if flat.ndim != 2 or flat.shape[1] != self.n_params:
+            raise ParameterError(f"parameters must have shape (replicas, {self.n_params}), got {flat.shape}")
+        r = flat.shape[0]
+        a, b, c, _ = self.sizes
+        w1 = flat[:, :a].reshape(r, self.n_in, self.n_hidden)
+        b1 = flat[:, a : a + b]
+        w2 = flat[:, a + b : a + b + c].reshape(r, self.n_hidden, self.n_out)
+        b2 = flat[:, a + b + c :]
+        return w1, b1, w2, b2
+
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
+        """One replica's initial float parameters (float64, flat)."""
+        w1 = rng.uniform(-1.0, 1.0, self.n_in * self.n_hidden) / np.sqrt(self.n_in)
+        w2 = rng.uniform(-1.0, 1.0, self.n_hidden * self.n_out) / np.sqrt(self.n_hidden)
+        return np.concatenate([w1, np.zeros(self.n_hidden), w2, np.zeros(self.n_out)])
+
+
+def forward(layout: MLPLayout, params: np.ndarray, scale: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hidden activations h (R,B,H) and output pre-activations z (R,B,O) for inputs x (R,B,I) or (B,I)."""
+    w1, b1, w2, b2 = layout.views(params)
+    s = np.float32(scale)
+    a = np.matmul(x, w1)
+    a *= s
+    a += b1[:, None, :] * s
+    h = np.tanh(a, out=a)
+    z = np.matmul(h, w2)
+    z *= s
+    z += b2[:, None, :] * s
+    return h, z
+
+
+def predict(layout: MLPLayout, params: np.ndarray, scale: float, x: np.ndarray, chunk: int = 2000) -> np.ndarray:
+    """Predicted class (R, n) for images x (n, I), shared by all replicas."""
+    out = []
+    for start in range(0, x.shape[0], chunk):
+        _, z = forward(layout, params, scale, x[None, start : start + chunk])
+        out.append(np.argmax(z, axis=2))
+    return np.concatenate(out, axis=1)
+
+
+def accuracy(layout: MLPLayout, params: np.ndarray, scale: float, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Fraction of correctly classified images, per replica."""
+    return np.mean(predict(layout, params, scale, x) == labels[None, :], axis=1)
+
+
+def output_delta(z: np.ndarray, labels: np.ndarray, output: str) -> np.ndarray:
+    """d(mean loss)/dz for a mini-batch: z (R,B,O), labels (R,B). Modifies z in place."""
+    r, b, o = z.shape
+    onehot_rows = np.arange(b)[None, :]
+    rep_rows = np.arange(r)[:, None]
+    if output == "softmax":
+        z -= z.max(axis=2, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=2, keepdims=True)
+        z[rep_rows, onehot_rows, labels] -= 1.0
+        z /= b
+        return z
+    if output == "tanh":
+        y = np.tanh(z)
+        target = np.full_like(y, -1.0)
+        target[rep_rows, onehot_rows, labels] = 1.0
+        return (y - target) * (1.0 - y * y) / b
+    raise ParameterError(f"output must be one of {OUTPUTS}, got {output!r}")
+
+
+def gradient_step(
+    layout: MLPLayout,
+    params: np.ndarray,
+    scale: float,
+    x: np.ndarray,
+    labels: np.ndarray,
+    step: float,
+    out: np.ndarray,
+    output: str = "softmax",
+) -> None:
+    """Write the update -step * dLoss/dparams into `out` (R x n_params, float32), in units of `scale`.
+
+    With scale = LSB the update comes out in LSB units, ready for the memory's add-and-write.
+    """
+    w1, _, w2, _ = layout.views(params)
+    h, z = forward(layout, params, scale, x)
+    dz = output_delta(z, labels, output)
+    dz *= np.float32(-step / scale)
+    g_w1, g_b1, g_w2, g_b2 = layout.views(out)
+    dh = np.matmul(dz, w2.transpose(0, 2, 1))
+    dh *= np.float32(scale)
+    dh *= 1.0 - h * h
+    np.matmul(h.transpose(0, 2, 1), dz, out=g_w2)
+    g_b2[...] = dz.sum(axis=1)
+    np.matmul(x.transpose(0, 2, 1) if x.ndim == 3 else x.T, dh, out=g_w1)
+    g_b1[...] = dh.sum(axis=1)

@@ -1,0 +1,173 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from pyspice_mram.errors import ParameterError
+from pyspice_mram.memory import ApproximateMemory, BitErrorPolicy, FailurePlan
+
+N = 40000
+
+
+def _random_codes(seed, n=N):
+    return np.random.default_rng(seed).integers(-32768, 32768, n).astype(np.int16)
+
+
+def _write_complement(policy, seed=1, n=N):
+    """Write the bitwise complement of random codes (every bit changes); return (old, intended, stored) as uint16."""
+    old = _random_codes(seed, n)
+    new = (~old).astype(np.int16)
+    mem = ApproximateMemory(old, policy, seed)
+    mem.write(new[None])
+    return old.view(np.uint16), new.view(np.uint16), mem.codes[0].view(np.uint16)
+
+
+def _fail_rate(old, new, stored):
+    kept_old = ~(stored ^ old)  # bit equals its old value
+    changed = old ^ new
+    return np.array([np.sum(((kept_old & changed) >> b) & 1) for b in range(16)]), np.array(
+        [np.sum((changed >> b) & 1) for b in range(16)])
+
+
+def test_ber0_write_is_exact():
+    old, new, stored = _write_complement(BitErrorPolicy.exact())
+    np.testing.assert_array_equal(stored, new)
+
+
+def test_ber1_never_changes_a_stored_bit():
+    old, new, stored = _write_complement(BitErrorPolicy.uniform(1.0))
+    np.testing.assert_array_equal(stored, old)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        BitErrorPolicy.uniform(0.01),
+        BitErrorPolicy.uniform(0.3),
+        BitErrorPolicy.two_stage(8, 0.5, 0.01),
+        BitErrorPolicy.two_stage(10, 0.9, 0.001),
+        BitErrorPolicy.two_stage(4, 1.0, 0.07),
+        BitErrorPolicy.per_bit(np.linspace(0.0, 0.95, 16)),
+    ],
+    ids=lambda p: p.label,
+)
+def test_failure_rate_per_position_matches_policy(policy):
+    old, new, stored = _write_complement(policy)
+    fails, trials = _fail_rate(old, new, stored)
+    for b in range(16):
+        p = policy.ber_set[b]
+        if p in (0.0, 1.0):
+            assert fails[b] == (trials[b] if p == 1.0 else 0)
+            continue
+        assert stats.binomtest(int(fails[b]), int(trials[b]), p).pvalue > 1e-4, (b, fails[b] / trials[b], p)
+
+
+def test_directional_rates():
+    policy = BitErrorPolicy.uniform(0.05).with_reset_ber(0.6)
+    assert policy.directional and policy.ber_reset == (0.6,) * 16
+    old, new, stored = _write_complement(policy, seed=3)
+    set_bits = (~old) & new  # 0 -> 1
+    reset_bits = old & ~new
+    failed = ~(stored ^ old) & (old ^ new)
+    n_set, f_set = np.bitwise_count(set_bits).sum(), np.bitwise_count(failed & set_bits).sum()
+    n_res, f_res = np.bitwise_count(reset_bits).sum(), np.bitwise_count(failed & reset_bits).sum()
+    assert stats.binomtest(int(f_set), int(n_set), 0.05).pvalue > 1e-4
+    assert stats.binomtest(int(f_res), int(n_res), 0.6).pvalue > 1e-4
+
+
+def test_unchanged_bits_never_flip_and_failures_keep_old_value():
+    rng = np.random.default_rng(5)
+    old = _random_codes(7)
+    new = (old.view(np.uint16) ^ rng.integers(0, 16, N).astype(np.uint16)).view(np.int16)  # only bits 0-3 change
+    mem = ApproximateMemory(old, BitErrorPolicy.uniform(0.5), 11)
+    mem.write(new[None])
+    stored = mem.codes[0].view(np.uint16)
+    unchanged = ~(old.view(np.uint16) ^ new.view(np.uint16))
+    assert np.all((stored & unchanged) == (old.view(np.uint16) & unchanged))
+    # every stored bit is either the old or the intended one
+    assert np.all(((stored ^ old.view(np.uint16)) & (stored ^ new.view(np.uint16))) == 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ber=st.lists(st.sampled_from([0.0, 1e-3, 0.05, 0.3, 0.5, 0.77, 0.97, 1.0]), min_size=16, max_size=16),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300),
+)
+def test_write_model_properties(ber, seed, n):
+    rng = np.random.default_rng(seed)
+    old = rng.integers(-32768, 32768, n).astype(np.int16)
+    new = rng.integers(-32768, 32768, n).astype(np.int16)
+    policy = BitErrorPolicy.per_bit(ber)
+    mem = ApproximateMemory(old, policy, seed)
+    mem.write(new[None])
+    o, w, s = old.view(np.uint16), new.view(np.uint16), mem.codes[0].view(np.uint16)
+    assert np.all(((s ^ o) & (s ^ w)) == 0)  # each bit is old or new
+    for b, p in enumerate(ber):
+        bit = np.uint16(1 << b)
+        if p == 0.0:
+            assert np.all((s & bit) == (w & bit))
+        if p == 1.0:
+            assert np.all((s & bit) == (o & bit))
+    np.testing.assert_array_equal(mem.values_lsb[0], s.view(np.int16).astype(np.float32))
+
+
+def test_add_saturates_and_rounds():
+    mem = ApproximateMemory(np.array([32000, -32000, 5, 5], dtype=np.int16), BitErrorPolicy.exact(), 0)
+    mem.add_lsb(np.array([[5000.0, -5000.0, 0.49, 1.5]], dtype=np.float32))
+    np.testing.assert_array_equal(mem.codes[0], [32767, -32768, 5, 7])
+
+
+def test_removed_lsbs_are_zero_and_never_written():
+    mem = ApproximateMemory(np.array([0x0FFF, 3], dtype=np.int16), BitErrorPolicy.lsbs_removed(8, 0.0), 0)
+    assert list(mem.codes[0]) == [0x0F00, 0]
+    mem.add_lsb(np.array([[100.0, 200.0]], dtype=np.float32))
+    assert list(mem.codes[0]) == [0x0F00, 256]
+
+
+def test_replicas_are_independent_of_stacking():
+    old = _random_codes(1, 5000)
+    new = (~old).astype(np.int16)
+    pol = BitErrorPolicy.uniform(0.2)
+    ss = np.random.default_rng(0)
+    seeds = np.random.SeedSequence(9).spawn(2)
+    alone = ApproximateMemory(old, pol, [seeds[1]])
+    alone.write(new[None])
+    stacked = ApproximateMemory(np.stack([old, old]), [BitErrorPolicy.uniform(0.7), pol], seeds)
+    stacked.write(np.stack([new, new]))
+    np.testing.assert_array_equal(alone.codes[0], stacked.codes[1])
+
+
+def test_bit_counting():
+    mem = ApproximateMemory(np.zeros(4, np.int16), BitErrorPolicy.two_stage(8, 0.5, 0.01), 0)
+    mem.write(np.array([[0x0101, 0x0003, 0, 0x7000]], dtype=np.int16))
+    st_ = mem.statistics(0)
+    assert st_["word_writes"] == 3
+    by_mask = {g["mask"]: g["changed_bits"] for g in st_["groups"]}
+    assert by_mask[0x00FF] == 3 and by_mask[0xFF00] == 4
+
+
+def test_plan_dense_and_sparse_parts():
+    plan = FailurePlan((0.5,) * 8 + (0.01,) * 8)
+    assert plan.stage_masks == (0x00FF,)
+    assert plan.flip_mask == 0
+    assert [g.positions for g in plan.sparse] == [tuple(range(8, 16))]
+    assert FailurePlan((0.0,) * 16).trivial
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.1, float("nan"), "x"])
+def test_ber_outside_unit_interval(bad):
+    with pytest.raises(ParameterError, match="ber"):
+        BitErrorPolicy.uniform(bad)
+
+
+@pytest.mark.parametrize("bad", [-1, 17, 2.5])
+def test_n_lsb_outside_range(bad):
+    with pytest.raises(ParameterError, match="n_lsb"):
+        BitErrorPolicy.two_stage(bad, 0.5, 0.01)
+
+
+def test_per_bit_needs_16_values():
+    with pytest.raises(ParameterError, match="16 values"):
+        BitErrorPolicy.per_bit([0.1] * 15)

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from pyspice_mram.cli import main
+
+
+def test_train_json_and_refusal(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    args = ["train", "--ber", "0.01", "--epochs", "1", "--seeds", "2", "--train-images", "1000",
+            "--data", str(mnist_dir), "--json", str(out), "--quiet"]
+    assert main(args) == 0
+    res = json.loads(out.read_text())
+    assert len(res["accuracies"]) == 2
+    assert res["accuracy_min"] <= res["accuracy_mean"] <= res["accuracy_max"] <= 1.0
+    assert res["configuration"]["policy"]["ber_set"] == [0.01] * 16
+    assert res["configuration"]["train_images"] == 1000
+    assert res["energy"]["all_bits"]["saving"] > 0.5
+    assert main(args) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(args + ["--force"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ber", "1.5"], "[0, 1]"),
+        (["--lsb", "20", "--hsb-ber", "0.01", "--lsb-ber", "0.5"], "n_lsb"),
+        (["--lsb", "8"], "go together"),
+        (["--ber", "0.1", "--lsb", "8", "--hsb-ber", "0.01", "--lsb-ber", "0.5"], "not both"),
+        ([], "give --ber"),
+    ],
+)
+def test_train_bad_options(args, message, capsys, tmp_path):
+    assert main(["train", *args, "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err
+
+
+def test_train_without_data(tmp_path, capsys):
+    assert main(["train", "--float", "--data", str(tmp_path)]) == 2
+    assert "MNIST files not found" in capsys.readouterr().err
+
+
+def test_experiment_resumes(mnist_dir, tmp_path, capsys, monkeypatch):
+    import pyspice_mram.experiments as ex
+    from pyspice_mram.memory import BitErrorPolicy
+
+    monkeypatch.setattr(ex, "grid", lambda fig: [("float", None), ("uniform_0.01", BitErrorPolicy.uniform(0.01))])
+    args = ["experiment", "fig3", "--out", str(tmp_path / "o"), "--epochs", "1", "--seeds", "2",
+            "--train-images", "500", "--data", str(mnist_dir), "--quiet"]
+    assert main(args) == 0
+    assert (tmp_path / "o" / "fig3.png").is_file() and (tmp_path / "o" / "fig3.pdf").is_file()
+    first = (tmp_path / "o" / "runs" / "uniform_0.01.json").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (tmp_path / "o" / "runs" / "uniform_0.01.json").stat().st_mtime_ns == first

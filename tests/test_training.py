@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from pyspice_mram.bit_energy import BitEnergyModel
+from pyspice_mram.errors import ParameterError
+from pyspice_mram.memory import BitErrorPolicy
+from pyspice_mram.training import TrainingConfig, train
+
+REDUCED = TrainingConfig(epochs=1, seeds=2, train_images=10000)
+
+
+def test_float_and_ber_1e3_train(mnist):
+    float_run, mem_run = train(mnist, [None, BitErrorPolicy.uniform(1e-3)], REDUCED)
+    assert float_run.accuracies.shape == (2,)
+    assert np.all(float_run.accuracies >= 0.88)
+    assert np.all(mem_run.accuracies >= 0.88)
+    summary = mem_run.summary(BitEnergyModel.from_analytic())
+    assert summary["accuracy_min"] <= summary["accuracy_mean"] <= summary["accuracy_max"]
+    energy = summary["energy"]
+    assert energy["all_bits"]["saving"] == pytest.approx(BitEnergyModel.from_analytic().saving(1e-3))
+    assert 0 < energy["changed_bits"]["total_per_run_j"] < energy["all_bits"]["total_per_run_j"]
+    assert energy["word_writes_mean"] > 1000
+
+
+def test_stacking_does_not_change_a_replica(mnist):
+    cfg = TrainingConfig(epochs=1, seeds=1, train_images=600)
+    pol = BitErrorPolicy.two_stage(8, 0.5, 0.01)
+    alone = train(mnist, [pol], cfg)[0]
+    stacked = train(mnist, [BitErrorPolicy.uniform(0.2), pol], cfg)[1]
+    np.testing.assert_array_equal(alone.accuracies, stacked.accuracies)
+    assert alone.memory_stats == stacked.memory_stats
+
+
+def test_never_updated_memory_keeps_its_initial_network(mnist):
+    from pyspice_mram.fixedpoint import QFormat
+    from pyspice_mram.mlp import accuracy
+    from pyspice_mram.training import _initial_params
+
+    cfg = TrainingConfig(epochs=1, seeds=1, train_images=300)
+    run = train(mnist, [BitErrorPolicy.uniform(1.0)], cfg)[0]
+    q = QFormat(cfg.frac_bits)
+    codes = q.encode(_initial_params(cfg, [0])).astype(np.float32)
+    untrained = accuracy(cfg.layout, codes, q.lsb, mnist.float_images("test"), mnist.test_labels.astype(np.int64))
+    assert run.memory_stats[0]["word_writes"] > 0  # writes were attempted ...
+    assert run.accuracies[0] == pytest.approx(untrained[0])  # ... and none took effect
+    assert run.summary(BitEnergyModel.from_analytic())["energy"]["all_bits"]["energy_per_weight_write_j"] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy, floor", [(None, 0.967), (BitErrorPolicy.uniform(1e-3), 0.967), (BitErrorPolicy.uniform(1e-2), 0.955)])
+def test_full_training(mnist, policy, floor):
+    """Paper setting (60k images, 5 epochs, 5 seeds): 97.2 % float / 0.1 %, 96.7 % at 1 %."""
+    run = train(mnist, [policy], TrainingConfig())[0]
+    assert run.accuracies.mean() >= floor
+
+
+def test_bad_config():
+    with pytest.raises(ParameterError, match="epochs"):
+        TrainingConfig(epochs=0)
+    with pytest.raises(ParameterError, match="train_images"):
+        TrainingConfig(train_images=3)
+    with pytest.raises(ParameterError, match="frac_bits"):
+        TrainingConfig(frac_bits=40)
+
+
+def test_qformat_too_small_for_weights(mnist):
+    with pytest.raises(ParameterError, match="too coarse"):
+        train(mnist, [BitErrorPolicy.exact()], TrainingConfig(epochs=1, seeds=1, train_images=100, frac_bits=2))
