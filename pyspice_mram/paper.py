@@ -1,0 +1,190 @@
+"""`pyspice-mram paper`: the whole paper regenerated from the models, in one call.
+
+Steps (each reused when its output is present and current, so an interrupted run continues):
+1. Fig. 1c/1d from the calibrated analytic switching law;
+2. the Monte Carlo sweep (`montecarlo/paper.toml`, or `quick.toml` with `quick=True`), resumed if present;
+3. the energy/BER table of that sweep (nominal and variability), and Fig. 2;
+4. the training grids of Figs. 3, 4, 5 on MNIST, with the programming energy taken from the table;
+5. `paper_vs_model.csv`, `report.md` and a self-contained `report.html`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from . import __version__
+from .bit_energy import BitEnergyModel
+from .calibration import default_switching_law, paper_calibration
+from .device_plots import plot_switching_moments, plot_switching_probability
+from .experiments import plot_figure, run_figure
+from .mnist import load_mnist
+from .paper_figures import plot_fig2
+from .paper_report import compare_to_paper, write_comparison_csv, write_reports
+from .sweep import run_sweep
+from .tables import build_table, sweep_curves, write_table
+from .training import TrainingConfig
+
+QUICK_TRAINING = TrainingConfig(epochs=1, seeds=2, train_images=10_000)
+FULL_TRAINING = TrainingConfig()  # 60k images, 5 epochs, 5 seeds
+HSB_LSB_COUNTS = (8, 10)
+
+
+@dataclass
+class PaperRun:
+    out_dir: Path
+    quick: bool
+    comparison: pd.DataFrame
+    figures: list[tuple[str, Path]]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _save_both(plot: Callable[[Path], Path], stem: Path) -> Path:
+    """Draw a figure as PNG and PDF; return the PNG."""
+    png = plot(stem.with_suffix(".png"))
+    plot(stem.with_suffix(".pdf"))
+    return png
+
+
+def _table_values(table: pd.DataFrame) -> dict[str, float]:
+    """Paper quantities from the direction-averaged rows of the (first) corner."""
+    rows = table[table["direction"] == "average"]
+    rows = rows[rows["corner"] == rows["corner"].iloc[0]]
+
+    def row(scenario: str, ber: float) -> pd.Series:
+        match = rows[(rows["scenario"] == scenario) & (rows["ber"].sub(ber).abs() <= 1e-6 * ber)]
+        return match.iloc[0]
+
+    values = {
+        "t_ref_nominal": row("nominal", 1e-10)["t_pulse_s"] * 1e9,
+        "e_ref_nominal": row("nominal", 1e-10)["energy_j"] * 1e12,
+        "t_ref_variability": row("variability", 1e-10)["t_pulse_s"] * 1e9,
+        "increase_1e-10": row("variability", 1e-10)["energy_increase"] * 100,
+        "increase_1e-4": row("variability", 1e-4)["energy_increase"] * 100,
+        "saving_1e-3_variability": row("variability", 1e-3)["saving"] * 100,
+        "saving_1e-2_variability": row("variability", 1e-2)["saving"] * 100,
+    }
+    for ber in (1e-4, 1e-3, 1e-2):
+        values[f"saving_{ber:.0e}".replace("e-0", "e-") + "_nominal"] = row("nominal", ber)["saving"] * 100
+    return values
+
+
+def _training_values(summaries: dict[str, dict]) -> tuple[dict[str, float], dict[str, str]]:
+    values: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for key, stem in (("accuracy_float", "float"), ("accuracy_ber_1e-3", "uniform_0.001"), ("accuracy_ber_1e-2", "uniform_0.01")):
+        if stem in summaries:
+            values[key] = summaries[stem]["accuracy_mean"] * 100
+    candidates = []
+    for n in HSB_LSB_COUNTS:
+        s = summaries.get(f"lsb{n}_0.5")
+        if s and "all_bits" in s.get("energy", {}):
+            candidates.append((n, s["energy"]["all_bits"]["saving"] * 100, s["accuracy_mean"] * 100))
+    if candidates:
+        n, saving, acc = min(candidates, key=lambda c: abs(c[1] - 74.6))
+        values["saving_hsb1_lsb50"] = saving
+        values["accuracy_hsb1_lsb50"] = acc
+        text = "; ".join(f"{c[0]} LSBs: saving {c[1]:.1f} %, accuracy {c[2]:.2f} %" for c in candidates)
+        notes["saving_hsb1_lsb50"] = f"row uses {n} LSBs ({text})"
+        notes["accuracy_hsb1_lsb50"] = f"{n} LSBs"
+    return values, notes
+
+
+def run_paper(
+    out_dir: str | Path,
+    quick: bool = False,
+    jobs: int = 1,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    sweep_config: str | Path | None = None,
+    training: TrainingConfig | None = None,
+) -> PaperRun:
+    """Run every step into `out_dir` (created if needed; earlier steps found there are reused).
+
+    `sweep_config` and `training` override the mode's defaults (shipped `paper`/`quick` sweep,
+    full/quick training) for reduced runs.
+    """
+    out = Path(out_dir)
+    data = load_mnist(data_dir)  # fail early, before hours of simulation and any output, if MNIST is missing
+    figures_dir = out / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    figures: list[tuple[str, Path]] = []
+
+    start = time.perf_counter()
+    law = default_switching_law()
+    figures.append(("Fig. 1c: switching probability vs pulse length",
+                    _save_both(lambda p: plot_switching_probability(law, p), figures_dir / "fig1c_switching_probability")))
+    figures.append(("Fig. 1d: mean switching time and skewness vs amplitude",
+                    _save_both(lambda p: plot_switching_moments(law, p), figures_dir / "fig1d_mean_skewness")))
+
+    config_name = str(sweep_config) if sweep_config is not None else ("quick" if quick else "paper")
+    sweep_dir = out / "sweeps" / Path(config_name).stem
+    log(f"[1/3] Monte Carlo sweep '{config_name}' -> {sweep_dir}")
+    t0 = time.perf_counter()
+    summary = run_sweep(config_name, sweep_dir, jobs=jobs, resume=sweep_dir.exists(), progress=progress)
+    timings["sweep_s"] = time.perf_counter() - t0
+
+    table = build_table(sweep_dir)
+    tables_dir = out / "tables"
+    write_table(table, tables_dir / "energy_ber.parquet")
+    write_table(table, tables_dir / "energy_ber.csv")
+    fig2 = plot_fig2(sweep_curves(sweep_dir), figures_dir / "fig2_energy_vs_ber")
+    figures.append(("Fig. 2 (log BER axis): energy vs target BER, inset: relative increase", fig2[0]))
+    figures.append(("Fig. 2 (linear BER axis)", fig2[2]))
+    values = _table_values(table)
+
+    log("[2/3] training grids (Figs. 3, 4, 5)")
+    t0 = time.perf_counter()
+    training = training or (QUICK_TRAINING if quick else FULL_TRAINING)
+    energy_model = BitEnergyModel.from_table(table, scenario="variability", direction="average")
+    train_dir = out / "training" / ("quick" if quick else "full")
+    summaries: dict[str, dict] = {}
+    for figure in ("fig3", "fig4", "fig5"):
+        for s in run_figure(figure, train_dir, data, training, energy_model, progress=progress, log=log):
+            summaries[s["name"]] = s
+    timings["training_s"] = time.perf_counter() - t0
+    for figure, caption in (("fig3", "Fig. 3: accuracy vs uniform BER"), ("fig4", "Fig. 4: accuracy vs LSB BER (HSB 1 %)"),
+                            ("fig5", "Fig. 5a: accuracy vs programming energy per weight")):
+        for suffix in (".png", ".pdf"):
+            shutil.copyfile(train_dir / f"{figure}{suffix}", figures_dir / f"{figure if figure != 'fig5' else 'fig5a'}{suffix}")
+        figures.append((caption, figures_dir / f"{figure if figure != 'fig5' else 'fig5a'}.png"))
+    fig5b = plot_figure("fig5", list(summaries.values()), figures_dir, stem="fig5b", accuracy_floor=0.95)
+    figures.append(("Fig. 5b: high-performance window", fig5b[0]))
+    train_values, notes = _training_values(summaries)
+    values.update(train_values)
+
+    log("[3/3] report")
+    comparison = compare_to_paper(values, notes)
+    write_comparison_csv(comparison, out / "paper_vs_model.csv")
+    timings["total_s"] = time.perf_counter() - start
+    cal = paper_calibration()
+    sections = [
+        ("Run", json.dumps({
+            "mode": "quick" if quick else "full",
+            "package_version": __version__,
+            "python": platform.python_version(),
+            "sweep": config_name,
+            "sweep_samples_run_now": summary.n_tasks_run,
+            "sweep_failed_samples": summary.n_failed_samples,
+            "training": {"epochs": training.epochs, "seeds": training.seeds, "train_images": training.train_images or 60000},
+            "wall_time_s": {k: round(v, 1) for k, v in timings.items()},
+        }, indent=2)),
+        ("Switching-law calibration", (
+            f"k = {cal.shape_k:.3f}, tau_p = {cal.tau_p_s * 1e9:.3f} ns (fitted to T(1e-10) = 15.0 ns and the savings "
+            f"37/45/53 % at 1e-4/1e-3/1e-2; residuals "
+            + ", ".join(f"{b:g}: {r * 100:+.2f} pt" for b, r in cal.savings_residuals.items()) + ")")),
+        ("Notes", "\n".join(f"- {q}: {n}" for q, n in notes.items()) or "-"),
+    ]
+    write_reports(out, comparison, figures, sections, quick)
+    (out / "timings.json").write_text(json.dumps({k: v for k, v in timings.items() if math.isfinite(v)}, indent=2))
+    return PaperRun(out, quick, comparison, figures, timings)
