@@ -33,9 +33,10 @@ from .sweep import run_sweep
 from .tables import build_table, sweep_curves, write_table
 from .training import TrainingConfig
 
-QUICK_TRAINING = TrainingConfig(epochs=1, seeds=2, train_images=10_000)
+QUICK_TRAINING = TrainingConfig(epochs=1, seeds=2, train_images=6_000)
 FULL_TRAINING = TrainingConfig()  # 60k images, 5 epochs, 5 seeds
 HSB_LSB_COUNTS = (8, 10)
+FIG5B_WINDOW = 0.025  # Fig. 5b shows the 2.5 points below the best mean accuracy
 
 
 @dataclass
@@ -158,7 +159,8 @@ def run_paper(
         for suffix in (".png", ".pdf"):
             shutil.copyfile(train_dir / f"{figure}{suffix}", figures_dir / f"{figure if figure != 'fig5' else 'fig5a'}{suffix}")
         figures.append((caption, figures_dir / f"{figure if figure != 'fig5' else 'fig5a'}.png"))
-    fig5b = plot_figure("fig5", list(summaries.values()), figures_dir, stem="fig5b", accuracy_floor=0.95)
+    best = max(s["accuracy_mean"] for s in summaries.values())
+    fig5b = plot_figure("fig5", list(summaries.values()), figures_dir, stem="fig5b", accuracy_floor=best - FIG5B_WINDOW)
     figures.append(("Fig. 5b: high-performance window", fig5b[0]))
     train_values, notes = _training_values(summaries)
     values.update(train_values)
