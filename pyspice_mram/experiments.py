@@ -1,5 +1,7 @@
 """The paper's training grids (Figs. 3, 4, 5): resumable runs, one JSON per configuration, figures.
 
+Runs live in OUT/runs/<training-config tag>/<name>.json (see `config_tag`).
+
 fig3: uniform BER sweep. fig4: n LSB in {8, 10, 12, 14} x LSB BER (1 % .. 100 %) with HSBs at 1 %,
 plus the "LSBs removed" references (dashed lines). fig5: recognition rate versus programming energy per weight write
 (all bits pulsed), from the fig3 and fig4 results (runs whatever is missing).
@@ -8,20 +10,21 @@ Error bars are the range (min..max) over seeds, as in the paper.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .atomic import atomic_write_text
 from .bit_energy import BitEnergyModel
-from .errors import ParameterError
+from .errors import DataError, ParameterError
 from .memory import BitErrorPolicy
 from .mnist import MNIST
-from .training import TrainingConfig, train
+from .training import TrainingConfig, energy_report, train
 
 FIG3_BERS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.2)
 FIG4_N_LSB = (8, 10, 12, 14)
@@ -49,11 +52,16 @@ def grid(figure: str) -> list[tuple[str, BitErrorPolicy | None]]:
     raise ParameterError(f"figure must be one of {FIGURES}, got {figure!r}")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+def config_tag(config: TrainingConfig) -> str:
+    """Folder name of one training configuration: readable sizes plus a hash of every field.
+
+    Runs of different configurations (epochs, seeds, images, learning rate, Q format ...) land in
+    different folders, so none overwrites another and each resumes on its own.
+    """
+    fields = asdict(config)
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+    images = "all" if config.train_images is None else str(config.train_images)
+    return f"e{config.epochs}-s{config.seeds}-n{images}-{digest}"
 
 
 def run_figure(
@@ -65,27 +73,39 @@ def run_figure(
     progress: bool = False,
     log: Callable[[str], None] = lambda s: None,
 ) -> list[dict]:
-    """Run (or resume) a figure's grid; returns the per-configuration summaries and writes figures."""
+    """Run (or resume) a figure's grid; returns the per-configuration summaries and writes figures.
+
+    Each run is stored as OUT/runs/<config_tag(config)>/<name>.json; a file already there is reused
+    (its energy is recomputed from the stored write counts with `energy_model`, so a resumed grid
+    can be re-priced with another table without retraining).
+    """
     from .cli.options import to_json
 
     out = Path(out_dir)
-    runs = out / "runs"
+    runs = out / "runs" / config_tag(config)
     runs.mkdir(parents=True, exist_ok=True)
     model = energy_model or BitEnergyModel.from_analytic()
+    expected = asdict(config)
     summaries = []
     for stem, policy in grid(figure):
         path = runs / f"{stem}.json"
         if path.is_file():
-            summary = json.loads(path.read_text())
-            if summary.get("configuration", {}).get("epochs") == config.epochs and summary["configuration"].get("seeds") == config.seeds \
-                    and summary["configuration"].get("train_images") == config.train_images:
-                log(f"skip {stem} (done)")
-                summaries.append({"name": stem, **summary})
-                continue
+            try:
+                summary = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise DataError(f"cannot read the stored run {path}: {exc}; delete it to retrain") from None
+            stored = summary.get("configuration", {})
+            if any(stored.get(k) != v for k, v in expected.items()):
+                raise DataError(f"stored run {path} was trained with another configuration; delete it to retrain")
+            if policy is not None and "memory" in summary:
+                summary["energy"] = energy_report(policy, summary["memory"], model)
+            log(f"skip {stem} (done)")
+            summaries.append({"name": stem, **summary})
+            continue
         log(f"train {stem}")
         result = train(data, [policy], config, progress=progress)[0]
         summary = result.summary(model)
-        _atomic_write(path, to_json(summary))
+        atomic_write_text(path, to_json(summary))
         summaries.append({"name": stem, **summary})
     plot_figure(figure, summaries, out)
     return summaries

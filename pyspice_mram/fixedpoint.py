@@ -4,8 +4,9 @@ A `QFormat` with `frac_bits = f` stores a real number x as the integer code c = 
 saturated to the signed 16-bit range [-32768, 32767]; it reads back as c * 2^-f. So the LSB is
 2^-f and the representable range is [-2^(15-f), 2^(15-f) - 2^-f].
 
-Default: f = 15 (Q0.15), range [-1, 1), LSB 3.05e-5; see `training.py` for why (quantisation of
-small SGD steps, and the size of high-bit errors in two's complement).
+`QFormat()` is Q0.15 (range [-1, 1)); training uses f = 17 (Q-2.17, range [-0.25, 0.25), LSB
+7.6e-6) by default; see `training.py` for why (the size, in value, of high-bit errors in two's
+complement, and quantisation of small SGD steps).
 
 Rounding is to nearest, ties to even (`numpy.rint`), which is unbiased on average; overflow
 saturates (never wraps) because a wrapped weight flips sign, which no memory controller would do.

@@ -6,7 +6,7 @@ arrays have a leading replica axis and every matrix product is a batched `matmul
 
 Hidden layer: tanh. Output layer: softmax with cross-entropy loss (default), or tanh with squared
 error against +-1 targets (`output="tanh"`), the classic formal network. Weights are initialised
-uniform in +-1/sqrt(fan_in) (LeCun), biases at 0.
+uniform in +-scale/sqrt(fan_in) (LeCun for scale 1), biases at 0.
 
 Parameters are passed as `(params, scale)`: the network uses params * scale, so the memory can hand
 over its codes in LSB units (scale = LSB) without building a float copy of the weights.
@@ -57,10 +57,10 @@ class MLPLayout:
         b2 = flat[:, a + b + c :]
         return w1, b1, w2, b2
 
-    def init_params(self, rng: np.random.Generator) -> np.ndarray:
-        """One replica's initial float parameters (float64, flat)."""
-        w1 = rng.uniform(-1.0, 1.0, self.n_in * self.n_hidden) / np.sqrt(self.n_in)
-        w2 = rng.uniform(-1.0, 1.0, self.n_hidden * self.n_out) / np.sqrt(self.n_hidden)
+    def init_params(self, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+        """One replica's initial float parameters (float64, flat): uniform in +-scale/sqrt(fan_in)."""
+        w1 = rng.uniform(-scale, scale, self.n_in * self.n_hidden) / np.sqrt(self.n_in)
+        w2 = rng.uniform(-scale, scale, self.n_hidden * self.n_out) / np.sqrt(self.n_hidden)
         return np.concatenate([w1, np.zeros(self.n_hidden), w2, np.zeros(self.n_out)])
 
 

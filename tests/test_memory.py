@@ -130,7 +130,6 @@ def test_replicas_are_independent_of_stacking():
     old = _random_codes(1, 5000)
     new = (~old).astype(np.int16)
     pol = BitErrorPolicy.uniform(0.2)
-    ss = np.random.default_rng(0)
     seeds = np.random.SeedSequence(9).spawn(2)
     alone = ApproximateMemory(old, pol, [seeds[1]])
     alone.write(new[None])

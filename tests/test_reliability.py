@@ -372,8 +372,6 @@ def test_train_never_extrapolates_the_energy_table(table_file, mnist_dir, tmp_pa
         assert "all_bits" not in energy and "outside the energy table's range" in energy["error"]
 
 
-@pytest.mark.xfail(strict=True, reason="train checks the policy's BERs against the table only after training and "
-                   "then reports the energy as an 'error' field in the JSON with exit 0 (cli/train.py)")
 def test_train_refuses_a_ber_outside_the_table_before_training(table_file, mnist_dir, tmp_path, capsys):
     out = tmp_path / "r.json"
     code, _, err = _train_outside_the_table(table_file, mnist_dir, out, capsys)

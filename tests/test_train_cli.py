@@ -51,6 +51,25 @@ def test_experiment_resumes(mnist_dir, tmp_path, capsys, monkeypatch):
             "--train-images", "500", "--data", str(mnist_dir), "--quiet"]
     assert main(args) == 0
     assert (tmp_path / "o" / "fig3.png").is_file() and (tmp_path / "o" / "fig3.pdf").is_file()
-    first = (tmp_path / "o" / "runs" / "uniform_0.01.json").stat().st_mtime_ns
+    [run] = (tmp_path / "o" / "runs").glob("*/uniform_0.01.json")
+    assert run.parent.name.startswith("e1-s2-n500-")
+    first = run.stat().st_mtime_ns
     assert main(args) == 0
-    assert (tmp_path / "o" / "runs" / "uniform_0.01.json").stat().st_mtime_ns == first
+    assert run.stat().st_mtime_ns == first  # resumed, not retrained
+    # another training configuration gets its own folder: nothing is overwritten
+    assert main([a if a != "500" else "400" for a in args]) == 0
+    assert run.stat().st_mtime_ns == first
+    runs = sorted(p.parent.name for p in (tmp_path / "o" / "runs").glob("*/uniform_0.01.json"))
+    assert len(runs) == 2 and runs[0].startswith("e1-s2-n400-")
+    assert json.loads((tmp_path / "o" / "runs" / runs[0] / "uniform_0.01.json").read_text())["configuration"]["train_images"] == 400
+
+
+def test_config_tag_separates_every_field():
+    from pyspice_mram.experiments import config_tag
+    from pyspice_mram.training import TrainingConfig
+
+    base = TrainingConfig(epochs=1, seeds=2)
+    assert config_tag(base) == config_tag(TrainingConfig(epochs=1, seeds=2))
+    others = [TrainingConfig(epochs=1, seeds=2, learning_rate=0.05), TrainingConfig(epochs=1, seeds=2, frac_bits=15),
+              TrainingConfig(epochs=1, seeds=2, train_images=500), TrainingConfig(epochs=1, seeds=2, output="tanh")]
+    assert len({config_tag(c) for c in [base, *others]}) == 5

@@ -9,7 +9,7 @@ import click
 
 @click.command("experiment")
 @click.argument("figure", type=click.Choice(["fig3", "fig4", "fig5"]))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder (runs/*.json, figures)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="output folder (runs/<config>/*.json, figures)")
 @click.option("--epochs", type=int, default=5, show_default=True)
 @click.option("--seeds", type=int, default=5, show_default=True)
 @click.option("--train-images", type=int, help="use only the first N training images")
@@ -19,7 +19,7 @@ import click
 @click.option("--download", is_flag=True, help="fetch MNIST into the user cache if it is missing")
 @click.option("--quiet", is_flag=True)
 def experiment(figure, out, epochs, seeds, train_images, table, scenario, data, download, quiet) -> None:
-    """Run a figure's grid; configurations already in OUT/runs/ are skipped (resume)."""
+    """Run a figure's grid; configurations already in OUT/runs/<config>/ are skipped (resume)."""
     from ..bit_energy import BitEnergyModel
     from ..experiments import quick_config, run_figure
     from ..mnist import load_mnist

@@ -41,8 +41,8 @@ def build_policy(ber: float | None, lsb: int | None, hsb_ber: float | None, lsb_
 @click.option("--epochs", type=int, default=5, show_default=True)
 @click.option("--seeds", type=int, default=5, show_default=True)
 @click.option("--batch", type=int, default=10, show_default=True)
-@click.option("--learning-rate", type=float, default=None, help="SGD step (default 0.1)")
-@click.option("--frac-bits", type=int, default=None, help="fractional bits of the 16-bit Q format (default 15)")
+@click.option("--learning-rate", type=float, default=None, help="SGD step (default: TrainingConfig's, 0.1)")
+@click.option("--frac-bits", type=int, default=None, help="fractional bits of the 16-bit Q format (default: TrainingConfig's, 17)")
 @click.option("--data", type=click.Path(path_type=Path), help="folder with the MNIST IDX .gz files")
 @click.option("--download", is_flag=True, help="fetch MNIST into the user cache if it is missing")
 @click.option("--train-images", type=int, help="use only the first N training images")
@@ -54,9 +54,10 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
     """Train with weights in approximate ST-MRAM; print accuracy (per seed and range) and energy."""
     from dataclasses import replace
 
+    from ..atomic import atomic_write_text
     from ..bit_energy import BitEnergyModel
     from ..mnist import load_mnist
-    from ..training import TrainingConfig
+    from ..training import TrainingConfig, policy_bit_energies
     from ..training import train as run_training
 
     if json_out is not None and not force:
@@ -68,6 +69,8 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
     if frac_bits is not None:
         config = replace(config, frac_bits=frac_bits)
     model = BitEnergyModel.from_table(table, scenario=scenario) if table is not None else BitEnergyModel.from_analytic()
+    if policy is not None:
+        policy_bit_energies(policy, model)  # refuse a BER the energy model cannot price before training
     mnist = load_mnist(data, download_missing=download)
     result = run_training(mnist, [policy], config, progress=not quiet)[0]
     summary = result.summary(model)
@@ -86,7 +89,6 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
             err=json_out is None,
         )
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(to_json(summary))
+        atomic_write_text(json_out, to_json(summary))
     else:
         echo_json(summary)
