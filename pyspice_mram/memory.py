@@ -229,10 +229,11 @@ class FailurePlan:
         return base, dyadic, sparse
 
 
-def _popcount(words: np.ndarray) -> int:
-    """Number of set bits in a uint16 array (counted 64 bits at a time)."""
+def _popcount(words: np.ndarray, scratch: np.ndarray | None = None) -> int:
+    """Number of set bits in a uint16 array (counted 64 bits at a time, into `scratch` if given)."""
     head = words.size - words.size % 4
-    total = int(np.bitwise_count(words[:head].view(np.uint64)).sum(dtype=np.int64)) if head else 0
+    out = None if scratch is None else scratch[: head // 4]
+    total = int(np.bitwise_count(words[:head].view(np.uint64), out=out).sum(dtype=np.int64)) if head else 0
     if head < words.size:
         total += int(np.bitwise_count(words[head:]).sum(dtype=np.int64))
     return total
@@ -281,6 +282,11 @@ class ApproximateMemory:
             if p.removed_lsbs:
                 self._codes[r] &= np.int16(np.uint16(p.stored_mask).view(np.int16))
         self._mirror = self._codes.astype(np.float32)
+        # scratch rows reused by every write: fresh large temporaries cost page faults each step
+        n_words = self._codes.shape[1]
+        self._new = np.empty(n_words, dtype=np.int16)
+        self._diff = np.empty(n_words, dtype=np.uint16)
+        self._bitcount = np.empty(n_words // 4, dtype=np.uint8)
         self.count_bits = count_bits
         # statistics, per replica
         self.write_calls = 0
@@ -343,14 +349,15 @@ class ApproximateMemory:
                 hi = CODE_MAX
             d += self._mirror[r]
             np.clip(d, CODE_MIN, hi, out=d)
-            self._program(r, d.astype(np.int16))
+            np.copyto(self._new, d, casting="unsafe")  # integral and in range: exact
+            self._program(r, self._new)
         self.write_calls += 1
 
     def _program(self, r: int, new: np.ndarray) -> None:
         """Apply one replica's write: `new` (int16, modified in place) becomes the stored codes."""
         old = self._codes[r].view(np.uint16)
         new_u = new.view(np.uint16)
-        diff = old ^ new_u
+        diff = np.bitwise_xor(old, new_u, out=self._diff)
         if self.count_bits:
             self._count(r, diff, new_u)
         set_plan, reset_plan = self._plans[r]
@@ -388,15 +395,15 @@ class ApproximateMemory:
         groups = self._groups[r]
         directional = self.policies[r].directional
         if len(groups) == 1:
-            self.changed_bits[r][0] += _popcount(diff)
+            self.changed_bits[r][0] += _popcount(diff, self._bitcount)
             if directional:
-                self.changed_bits_set[r][0] += _popcount(diff & new_u)
+                self.changed_bits_set[r][0] += _popcount(diff & new_u, self._bitcount)
             return
         for g, (mask, _, _) in enumerate(groups):
             masked = diff & np.uint16(mask)
-            self.changed_bits[r][g] += _popcount(masked)
+            self.changed_bits[r][g] += _popcount(masked, self._bitcount)
             if directional:
-                self.changed_bits_set[r][g] += _popcount(masked & new_u)
+                self.changed_bits_set[r][g] += _popcount(masked & new_u, self._bitcount)
 
     def statistics(self, replica: int) -> dict:
         """Counts accumulated so far for one replica (feeds the energy accounting)."""

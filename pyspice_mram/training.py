@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .bit_energy import REFERENCE_BER, BitEnergyModel
 from .errors import ParameterError
@@ -243,10 +244,13 @@ def train(
     results: dict[int, RunResult] = {}
     float_ids = [i for i, p in enumerate(policies) if p is None]
     mem_ids = [i for i, p in enumerate(policies) if p is not None]
-    for ids in (float_ids, mem_ids):
-        if ids:
-            for i, res in zip(ids, _train_stack([policies[i] for i in ids], config, data, progress)):
-                results[i] = res
+    # One BLAS thread: the products here are small (batch 10), and a second BLAS thread spinning
+    # beside any other busy process made training up to 10x slower on 2 cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for ids in (float_ids, mem_ids):
+            if ids:
+                for i, res in zip(ids, _train_stack([policies[i] for i in ids], config, data, progress)):
+                    results[i] = res
     return [results[i] for i in range(len(policies))]
 
 
