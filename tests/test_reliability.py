@@ -10,11 +10,7 @@ import gzip
 import json
 import os
 import shutil
-import signal
 import struct
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +29,8 @@ from pyspice_mram.memory import ApproximateMemory, BitErrorPolicy
 from pyspice_mram.sweep import run_sweep
 from pyspice_mram.sweep_config import to_toml
 from pyspice_mram.tables import load_table, write_table
+
+from sweep_helpers import sigkill_sweep_after_first_chunk
 from test_sweep import analytic_config, failing_factory, per_sample
 
 SMALL_RUN = dict(n_samples=12, chunk_size=5)  # 13 tasks in chunks of 5, 5, 3
@@ -432,32 +430,10 @@ def test_a_sweep_where_every_sample_fails_stops_and_leaves_nothing(tmp_path, cap
     assert not (tmp_path / "run").exists()
 
 
-def _kill_after_first_chunk(config: Path, out: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "pyspice_mram", "sweep", str(config), "--out", str(out), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    manifest = out / "manifest.json"
-    deadline = time.time() + 60
-    try:
-        while time.time() < deadline:
-            try:
-                if json.loads(manifest.read_text())["chunks"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"the sweep ended before it could be killed: {proc.stderr.read().decode()}")
-            time.sleep(0.005)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
-
-
 def test_sigkilled_sweep_resumes_through_the_cli_to_the_same_table(tmp_path, capsys):
     config = write_config(tmp_path / "c.toml", n_samples=200, chunk_size=10)
     killed = tmp_path / "killed"
-    _kill_after_first_chunk(config, killed)
+    sigkill_sweep_after_first_chunk(config, killed)
     store = RunStore.open(killed)
     done = len(store.manifest.chunks)
     assert 1 <= done < store.manifest.n_chunks

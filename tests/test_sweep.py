@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +19,8 @@ from pyspice_mram.errors import ConfigError, DataError, OutputExistsError, Simul
 from pyspice_mram.sweep import run_sweep
 from pyspice_mram.sweep_config import load_config, to_toml, validate
 from pyspice_mram.tables import build_table
+
+from sweep_helpers import sigkill_sweep_after_first_chunk
 
 
 def analytic_config(n_samples: int = 30, chunk_size: int = 8, **sweep):
@@ -160,25 +159,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     config_path = tmp_path / "long.toml"
     config_path.write_text(to_toml(cfg))
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "pyspice_mram", "sweep", str(config_path), "--out", str(killed),
-                             "--jobs", "1", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    manifest = killed / "manifest.json"
-    deadline = time.time() + 60
-    try:
-        while time.time() < deadline:
-            if manifest.is_file():
-                try:
-                    if json.loads(manifest.read_text())["chunks"]:
-                        break
-                except (ValueError, KeyError):
-                    pass
-            if proc.poll() is not None:
-                pytest.fail(f"the sweep ended before it could be killed: {proc.stderr.read().decode()}")
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_sweep_after_first_chunk(config_path, killed, "--jobs", "1")
     store = RunStore.open(killed)
     assert 1 <= len(store.manifest.chunks) < store.manifest.n_chunks  # really killed mid-run
 
