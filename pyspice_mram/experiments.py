@@ -72,43 +72,63 @@ def run_figure(
     energy_model: BitEnergyModel | None = None,
     progress: bool = False,
     log: Callable[[str], None] = lambda s: None,
+    jobs: int = 1,
 ) -> list[dict]:
     """Run (or resume) a figure's grid; returns the per-configuration summaries and writes figures.
 
     Each run is stored as OUT/runs/<config_tag(config)>/<name>.json; a file already there is reused
     (its energy is recomputed from the stored write counts with `energy_model`, so a resumed grid
-    can be re-priced with another table without retraining).
+    can be re-priced with another table without retraining). With jobs > 1 the missing
+    configurations train in parallel processes (one BLAS thread each); results do not depend on it.
     """
-    from .cli.options import to_json
+    from joblib import Parallel, delayed
 
     out = Path(out_dir)
     runs = out / "runs" / config_tag(config)
     runs.mkdir(parents=True, exist_ok=True)
     model = energy_model or BitEnergyModel.from_analytic()
     expected = asdict(config)
-    summaries = []
+    done: dict[str, dict] = {}
+    pending: list[tuple[str, BitErrorPolicy | None, Path]] = []
     for stem, policy in grid(figure):
         path = runs / f"{stem}.json"
-        if path.is_file():
-            try:
-                summary = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise DataError(f"cannot read the stored run {path}: {exc}; delete it to retrain") from None
-            stored = summary.get("configuration", {})
-            if any(stored.get(k) != v for k, v in expected.items()):
-                raise DataError(f"stored run {path} was trained with another configuration; delete it to retrain")
-            if policy is not None and "memory" in summary:
-                summary["energy"] = energy_report(policy, summary["memory"], model)
-            log(f"skip {stem} (done)")
-            summaries.append({"name": stem, **summary})
+        if not path.is_file():
+            pending.append((stem, policy, path))
             continue
-        log(f"train {stem}")
-        result = train(data, [policy], config, progress=progress)[0]
-        summary = result.summary(model)
-        atomic_write_text(path, to_json(summary))
-        summaries.append({"name": stem, **summary})
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"cannot read the stored run {path}: {exc}; delete it to retrain") from None
+        stored = summary.get("configuration", {})
+        if any(stored.get(k) != v for k, v in expected.items()):
+            raise DataError(f"stored run {path} was trained with another configuration; delete it to retrain")
+        if policy is not None and "memory" in summary:
+            summary["energy"] = energy_report(policy, summary["memory"], model)
+        log(f"skip {stem} (done)")
+        done[stem] = summary
+    if jobs > 1 and len(pending) > 1:
+        log(f"train {len(pending)} configurations on {jobs} processes: " + ", ".join(s for s, _, _ in pending))
+        tasks = (delayed(_train_and_store)(data, policy, config, model, path) for _, policy, path in pending)
+        for (stem, _, _), summary in zip(pending, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
+            log(f"done {stem}")
+            done[stem] = summary
+    else:
+        for stem, policy, path in pending:
+            log(f"train {stem}")
+            done[stem] = _train_and_store(data, policy, config, model, path, progress)
+    summaries = [{"name": stem, **done[stem]} for stem, _ in grid(figure)]
     plot_figure(figure, summaries, out)
     return summaries
+
+
+def _train_and_store(data: MNIST, policy: BitErrorPolicy | None, config: TrainingConfig, model: BitEnergyModel,
+                     path: Path, progress: bool = False) -> dict:
+    """Train one configuration over all seeds and store its summary atomically (a worker's job)."""
+    from .cli.options import to_json
+
+    summary = train(data, [policy], config, progress=progress)[0].summary(model)
+    atomic_write_text(path, to_json(summary))
+    return summary
 
 
 def plot_figure(figure: str, summaries: list[dict], out: Path, stem: str | None = None,

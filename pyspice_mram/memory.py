@@ -7,33 +7,28 @@ the policy is directional (bit value 1 = anti-parallel state, so 0->1 is a P->AP
 do not change are never touched, so they never flip. BER 1 at a position means that bit is never
 updated: it keeps its initial (random) value forever.
 
-Randomness scales with the failing bits, not with 16 x words. For each direction a policy is
-compiled into a `FailurePlan` that draws a failure mask F over all bit slots, applied as
-stored = new ^ (changed & F):
-- a dense part drawn with a few random 16-bit words: with uniform random words R_i and per-position
-  bit masks B_i (bit i of the binary expansion of the probability), X <- ((X | R) & B) | (X & R & ~B)
-  run from the last digit to the first gives P(X_b = 1) = 0.d1 d2 ... dm exactly (m = 4 digits).
-  So BER 50 % costs one random word per weight, and BER below 1/16 costs none;
-- a sparse remainder with probability q = (p - d) / (1 - d) < 1/8: Poisson(lambda n) hits thrown
-  uniformly on the n words of a bit position, lambda = -ln(1 - q), so each slot is hit at least once
-  with probability q, independently (cost proportional to the number of failures);
-- positions with BER above 1/2 are drawn as their complement (the successes) and inverted.
-This is exact for any BER in [0, 1].
+Failure draws scale with the failing bits, not with 16 x words. A policy is compiled into `Lanes`
+(one per group of positions sharing a BER, and per write direction when the policy is
+directional); the compiled scan in `memory_kernels` draws, on the changed bits only, a dense part
+from the first 4 binary digits of the BER (one random 64-bit word per digit and 4-word block) and a
+sparse remainder with a geometric skip counter; BER above 1/2 is drawn as its complement. This is
+exact for any BER in [0, 1].
 
 All replicas (seeds / configurations) are stacked along axis 0; each has its own policy and its
-own generator, so a replica's results do not depend on what it is stacked with.
+own random stream (SplitMix64 seeded from its SeedSequence), so a replica's results do not depend on what it is stacked with.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from .errors import ParameterError
 from .fixedpoint import CODE_MAX, CODE_MIN, WORD_BITS
+from .memory_kernels import count_lane, fail_dense, fail_marks, find_marks, normalize_ranges, round_and_store
 
 DENSE_DIGITS = 4
 """Binary digits of each BER drawn with dense random words; the rest is drawn sparsely."""
@@ -156,99 +151,86 @@ class BitErrorPolicy:
 
 
 @dataclass(frozen=True)
-class _SparseGroup:
-    q: float
-    positions: tuple[int, ...]
+class Lanes:
+    """A policy compiled for the failure scan: one lane per (bit group, write direction).
 
+    Lane l covers the positions `mask[l]` (repeated over the 4 words of a 64-bit block) that change
+    in direction `direction[l]` (0: any, 1: 0->1, 2: 1->0), and fails them with probability
+    `ber[l]`, drawn as a dyadic part (`digits[l]` over `n_digits[l]` binary digits, of the success
+    probability when `flip[l]` is set) plus a sparse remainder q (`sparse_rate[l]` = -ln(1 - q), 0 for none).
+    """
 
-@dataclass(frozen=True)
-class FailurePlan:
-    """A compiled per-position failure probability vector (one write direction)."""
-
+    group: tuple[int, ...]
+    direction: np.ndarray
+    mask: np.ndarray
+    flip: np.ndarray
+    digits: np.ndarray
+    n_digits: np.ndarray
+    sparse_rate: np.ndarray
     ber: tuple[float, ...]
-    flip_mask: int = field(init=False)
-    stage_masks: tuple[int, ...] = field(init=False)  # digit 1 first
-    sparse: tuple[_SparseGroup, ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        flip = 0
-        digits = [0] * DENSE_DIGITS
-        remainder: dict[float, list[int]] = {}
-        scale = 1 << DENSE_DIGITS
-        for b, p in enumerate(self.ber):
-            if p > 0.5:
-                flip |= 1 << b
-                p = 1.0 - p
-            k = int(math.floor(p * scale))
-            d = k / scale
-            for i in range(DENSE_DIGITS):  # digit i+1 has weight 2^-(i+1)
-                if (k >> (DENSE_DIGITS - 1 - i)) & 1:
-                    digits[i] |= 1 << b
-            q = (p - d) / (1.0 - d)
-            if q > 0.0:
-                remainder.setdefault(q, []).append(b)
-        last = max((i for i, m in enumerate(digits) if m), default=-1)
-        object.__setattr__(self, "flip_mask", flip)
-        object.__setattr__(self, "stage_masks", tuple(digits[: last + 1]))
-        object.__setattr__(self, "sparse", tuple(_SparseGroup(q, tuple(pos)) for q, pos in remainder.items()))
+    @classmethod
+    def compile(cls, policy: BitErrorPolicy) -> "Lanes":
+        rows = []
+        for g, (mask, ber_set, ber_reset) in enumerate(policy.groups()):
+            if policy.directional:
+                rows += [(g, 1, mask, ber_set), (g, 2, mask, ber_reset)]
+            else:
+                rows.append((g, 0, mask, ber_set))
+        parts = [(g, d, _repeat_mask(m), p, *_split_probability(p)) for g, d, m, p in rows]
+        return cls(
+            group=tuple(r[0] for r in parts),
+            direction=np.array([r[1] for r in parts], dtype=np.int64),
+            mask=np.array([r[2] for r in parts], dtype=np.uint64),
+            flip=np.array([r[2] if r[4] else 0 for r in parts], dtype=np.uint64),
+            digits=np.array([r[5] for r in parts], dtype=np.int64),
+            n_digits=np.array([r[6] for r in parts], dtype=np.int64),
+            sparse_rate=np.array([r[7] for r in parts], dtype=np.float64),
+            ber=tuple(r[3] for r in parts),
+        )
 
-    @property
-    def trivial(self) -> bool:
-        """True when no bit can ever fail (BER 0 everywhere)."""
-        return self.flip_mask == 0 and not self.stage_masks and not self.sparse
-
-    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray | int, np.ndarray | None, list[tuple[int, np.ndarray]]]:
-        """One draw of the failure mask over n words.
-
-        Returns (base, dyadic, sparse): F = (dyadic | S) ^ flip where `base` = dyadic ^ flip (an
-        array, or an int when there is no dyadic part), and S is given as [(bit, word indices)].
-        """
-        dyadic = None
-        if self.stage_masks:
-            stages = list(reversed(self.stage_masks))
-            x = _random_words(rng, n) & np.uint16(stages[0])  # first step from x = 0
-            for mask in stages[1:]:
-                r = _random_words(rng, n)
-                x = ((x | r) & np.uint16(mask)) | (x & r & np.uint16(~mask & _ALL_BITS))
-            dyadic = x
-        sparse: list[tuple[int, np.ndarray]] = []
-        for group in self.sparse:
-            # Poisson hits per slot with rate -ln(1 - q): P(at least one hit) = q, independently per slot
-            lam = -math.log1p(-group.q)
-            counts = rng.poisson(lam * n, size=len(group.positions))
-            words = rng.integers(0, n, size=int(counts.sum()))
-            start = 0
-            for pos, k in zip(group.positions, counts):
-                if k:
-                    sparse.append((1 << pos, words[start : start + k]))
-                start += k
-        if dyadic is None:
-            base: np.ndarray | int = self.flip_mask
-        else:
-            base = dyadic ^ np.uint16(self.flip_mask) if self.flip_mask else dyadic
-        return base, dyadic, sparse
+    def params(self, lane: int) -> np.ndarray:
+        """Lane `lane` as the scan reads it: (any direction, invert, mask, flip, digits, n_digits), uint64."""
+        direction = int(self.direction[lane])
+        return np.array([_ALL_WORDS if direction == 0 else 0, _ALL_WORDS if direction == 2 else 0, self.mask[lane],
+                         self.flip[lane], self.digits[lane], self.n_digits[lane]], dtype=np.uint64)
 
 
-def _popcount(words: np.ndarray, scratch: np.ndarray | None = None) -> int:
-    """Number of set bits in a uint16 array (counted 64 bits at a time, into `scratch` if given)."""
-    head = words.size - words.size % 4
-    out = None if scratch is None else scratch[: head // 4]
-    total = int(np.bitwise_count(words[:head].view(np.uint64), out=out).sum(dtype=np.int64)) if head else 0
-    if head < words.size:
-        total += int(np.bitwise_count(words[head:]).sum(dtype=np.int64))
-    return total
+_ALL_WORDS = (1 << 64) - 1
 
 
-def _random_words(rng: np.random.Generator, n: int) -> np.ndarray:
-    """n uniform random 16-bit words (each bit is Bernoulli(1/2)), straight from the bit generator."""
-    return rng.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
+def _repeat_mask(mask16: int) -> int:
+    """A 16-bit position mask repeated over the 4 words of a 64-bit block."""
+    return mask16 * 0x0001_0001_0001_0001
+
+
+def _split_probability(p: float) -> tuple[bool, int, int, float]:
+    """(flip, digits, n_digits, -ln(1 - q)) for failure probability p (see `memory_kernels`).
+
+    p > 1/2 is drawn as its complement (flip). The first DENSE_DIGITS binary digits of the
+    remaining probability are drawn densely; trailing zero digits are dropped (they would cost a
+    random word each for nothing), and the rest q is drawn sparsely.
+    """
+    flip = p > 0.5
+    p_draw = 1.0 - p if flip else p
+    scale = 1 << DENSE_DIGITS
+    digits = int(math.floor(p_draw * scale))
+    n_digits = DENSE_DIGITS if digits else 0
+    while digits and not digits & 1:
+        digits >>= 1
+        n_digits -= 1
+    dyadic = digits / (1 << n_digits) if digits else 0.0
+    q = (p_draw - dyadic) / (1.0 - dyadic)
+    return flip, digits, n_digits, -math.log1p(-q) if q > 0.0 else 0.0
 
 
 class ApproximateMemory:
     """Stacked 16-bit codes (replica x word) with per-replica bit-error policies.
 
-    `values_lsb` is a float32 mirror of the codes (integer valued, rebuilt after every write) so the
-    network can use BLAS; it is the stored codes, never a higher-precision shadow.
+    `values_lsb` is a float32 mirror of the codes (integer valued, updated by every write) so the
+    network can use BLAS; it is the stored codes, never a higher-precision shadow. Codes are stored
+    padded to a multiple of 32 words so the compiled scans read them as 64-bit blocks of 4 words,
+    8 blocks at a time (see `memory_kernels`).
     """
 
     def __init__(
@@ -256,14 +238,13 @@ class ApproximateMemory:
         codes: np.ndarray,
         policies: BitErrorPolicy | Sequence[BitErrorPolicy],
         seeds: Sequence[np.random.SeedSequence | int] | np.random.SeedSequence | int,
-        count_bits: bool = True,
     ) -> None:
         codes = np.asarray(codes)
         if codes.ndim == 1:
             codes = codes[None, :]
         if codes.ndim != 2 or codes.dtype != np.int16:
             raise ParameterError("codes must be an int16 array of shape (replicas, words)")
-        n_rep = codes.shape[0]
+        n_rep, n_words = codes.shape
         if isinstance(policies, BitErrorPolicy):
             policies = [policies] * n_rep
         if len(policies) != n_rep:
@@ -274,34 +255,36 @@ class ApproximateMemory:
         if len(seeds) != n_rep:
             raise ParameterError(f"need one seed per replica: {n_rep} replicas, {len(seeds)} seeds")
         self.policies: list[BitErrorPolicy] = list(policies)
-        self._rngs = [np.random.default_rng(s) for s in seeds]
-        self._plans = [(FailurePlan(p.ber_set), FailurePlan(p.ber_reset)) for p in self.policies]
+        self._marks_rngs, self._streams = zip(*(_replica_streams(s) for s in seeds))
+        self._lanes = [Lanes.compile(p) for p in self.policies]
         self._groups = [p.groups() for p in self.policies]
-        self._codes = np.array(codes, dtype=np.int16, copy=True)
+        self._n_words = n_words
+        padded = -(-n_words // 32) * 32  # whole groups of 8 blocks of 4 words
+        self._codes = np.zeros((n_rep, padded), dtype=np.int16)
+        self._codes[:, :n_words] = codes
         for r, p in enumerate(self.policies):
             if p.removed_lsbs:
                 self._codes[r] &= np.int16(np.uint16(p.stored_mask).view(np.int16))
-        self._mirror = self._codes.astype(np.float32)
-        # scratch rows reused by every write: fresh large temporaries cost page faults each step
-        n_words = self._codes.shape[1]
-        self._new = np.empty(n_words, dtype=np.int16)
-        self._diff = np.empty(n_words, dtype=np.uint16)
-        self._bitcount = np.empty(n_words // 4, dtype=np.uint8)
-        self.count_bits = count_bits
+        self._mirror = self._codes[:, :n_words].astype(np.float32)
+        self._lane_params = [[lanes.params(i) for i in range(len(lanes.ber))] for lanes in self._lanes]
+        self._all_words = np.array([[0, n_words]], dtype=np.int64)
+        self._exps = np.empty(0)  # scratch of the sparse marks, grown on demand
+        self._mark_blocks = self._mark_ranks = np.empty(0, dtype=np.int64)
+        self._diff = np.zeros(padded, dtype=np.uint16)  # scratch; the padding words stay 0
+        self._counts8 = np.zeros(padded // 4, dtype=np.uint8)  # lane bits per block; padding stays 0
         # statistics, per replica
         self.write_calls = 0
         self.word_writes = np.zeros(n_rep, dtype=np.int64)
-        self.changed_bits = [np.zeros(len(g), dtype=np.int64) for g in self._groups]
-        self.changed_bits_set = [np.zeros(len(g), dtype=np.int64) for g in self._groups]
+        self._lane_counts = [np.zeros(len(lanes.ber), dtype=np.int64) for lanes in self._lanes]
 
     # --- reading ----------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
-        return self._codes.shape  # type: ignore[return-value]
+        return (self._codes.shape[0], self._n_words)
 
     @property
     def codes(self) -> np.ndarray:
-        view = self._codes.view()
+        view = self._codes[:, : self._n_words]
         view.flags.writeable = False
         return view
 
@@ -318,106 +301,122 @@ class ApproximateMemory:
     # --- writing ----------------------------------------------------------------------------------
     def write(self, new_codes: np.ndarray) -> None:
         """Program intended codes (replicas x words, int16); failing bits keep their old value."""
-        new = np.array(new_codes, dtype=np.int16, copy=True)
-        if new.shape != self._codes.shape:
-            raise ParameterError(f"new codes have shape {new.shape}, memory holds {self._codes.shape}")
+        new = np.asarray(new_codes)
+        if new.shape != self.shape:
+            raise ParameterError(f"new codes have shape {new.shape}, memory holds {self.shape}")
+        n = self._n_words
         for r in range(new.shape[0]):
+            row = np.array(new[r], dtype=np.int16)
             if self.policies[r].removed_lsbs:
-                new[r] &= np.int16(np.uint16(self.policies[r].stored_mask).view(np.int16))
-            self._program(r, new[r])
+                row &= np.int16(np.uint16(self.policies[r].stored_mask).view(np.int16))
+            diff = self._diff[:n]
+            np.bitwise_xor(self._codes[r, :n].view(np.uint16), row.view(np.uint16), out=diff)
+            self._codes[r, :n] = row
+            self._mirror[r] = row
+            self._fail(r, self._all_words)
         self.write_calls += 1
 
-    def add_lsb(self, delta: np.ndarray) -> None:
+    def add_lsb(self, delta: np.ndarray, ranges: np.ndarray | None = None) -> None:
         """Read, add `delta` (LSB units, float32, replicas x words), round, saturate, write.
 
-        `delta` is used as scratch space and overwritten. Rounding is to nearest (ties to even) on
-        the grid of stored bits (2^removed_lsbs LSBs).
+        The stored value plus `delta` is rounded to nearest (ties to even) on the grid of stored
+        bits (2^removed_lsbs LSBs) and saturated to the code range. `ranges` (optional, per replica
+        or shared: int rows [start, stop)) lists the words where `delta` may be nonzero; the others
+        are not visited, which is exact because a zero update programs nothing.
         """
-        if delta.shape != self._codes.shape or delta.dtype != np.float32:
-            raise ParameterError(f"delta must be float32 of shape {self._codes.shape}")
+        if delta.shape != self.shape or delta.dtype != np.float32:
+            raise ParameterError(f"delta must be float32 of shape {self.shape}")
+        n = self._n_words
+        words = self._update_ranges(ranges)
         for r in range(delta.shape[0]):
-            d = delta[r]
-            removed = self.policies[r].removed_lsbs
-            if removed:
-                step = np.float32(1 << removed)
-                d /= step
-                np.rint(d, out=d)
-                d *= step
-                hi = CODE_MAX + 1 - (1 << removed)
-            else:
-                np.rint(d, out=d)
-                hi = CODE_MAX
-            d += self._mirror[r]
-            np.clip(d, CODE_MIN, hi, out=d)
-            np.copyto(self._new, d, casting="unsafe")  # integral and in range: exact
-            self._program(r, self._new)
+            step = 1 << self.policies[r].removed_lsbs
+            round_and_store(delta[r], self._mirror[r], self._codes[r, :n], self._diff, words[r], step, CODE_MIN,
+                            CODE_MAX + 1 - step)
+            self._fail(r, words[r])
         self.write_calls += 1
 
-    def _program(self, r: int, new: np.ndarray) -> None:
-        """Apply one replica's write: `new` (int16, modified in place) becomes the stored codes."""
-        old = self._codes[r].view(np.uint16)
-        new_u = new.view(np.uint16)
-        diff = np.bitwise_xor(old, new_u, out=self._diff)
-        if self.count_bits:
-            self._count(r, diff, new_u)
-        set_plan, reset_plan = self._plans[r]
-        rng = self._rngs[r]
-        if not self.policies[r].directional:
-            if not set_plan.trivial:
-                self._apply(rng, set_plan, diff, new_u)
-        else:
-            sel_set = diff & new_u
-            sel_reset = diff ^ sel_set
-            if not set_plan.trivial:
-                self._apply(rng, set_plan, sel_set, new_u)
-            if not reset_plan.trivial:
-                self._apply(rng, reset_plan, sel_reset, new_u)
-        self._codes[r] = new
-        self._mirror[r] = new
+    def _update_ranges(self, ranges: np.ndarray | Sequence | None) -> np.ndarray:
+        """Validated word ranges per replica (R, k, 2), widened and merged (see `normalize_ranges`)."""
+        n_rep, n = self.shape
+        if ranges is None:
+            return np.broadcast_to(self._all_words, (n_rep, 1, 2))
+        arr = np.asarray(ranges, dtype=np.int64)
+        if arr.ndim == 2:
+            arr = np.broadcast_to(arr, (n_rep, *arr.shape))
+        if arr.ndim != 3 or arr.shape[0] != n_rep or arr.shape[2] != 2:
+            raise ParameterError(f"ranges must be [start, stop) rows, shared (k, 2) or per replica ({n_rep}, k, 2)")
+        if arr.size and (arr.min() < 0 or arr.max() > n):
+            raise ParameterError(f"ranges must lie within 0..{n}")
+        return normalize_ranges(np.ascontiguousarray(arr), n)
 
-    @staticmethod
-    def _apply(rng: np.random.Generator, plan: FailurePlan, changed: np.ndarray, new_u: np.ndarray) -> None:
-        """Revert the changed bits that fail: new ^= changed & F (sparse slots by fancy indexing)."""
-        base, dyadic, sparse = plan.draw(rng, changed.size)
-        if isinstance(base, np.ndarray):
-            new_u ^= changed & base
-        elif base:
-            new_u ^= changed & np.uint16(base)
-        for bit, idx in sparse:
-            toggle = changed[idx] & np.uint16(bit)
-            if dyadic is not None:
-                toggle &= ~dyadic[idx]  # slots already failed (or already succeeded, when flipped) by the dense part
-            # a word index may repeat (Poisson hits); the buffered assignment applies the toggle once
-            new_u[idx] = new_u[idx] ^ toggle
+    def _fail(self, r: int, blocks: np.ndarray) -> None:
+        """Revert replica r's failing changed bits in word ranges `blocks` (`self._diff` holds them); count them."""
+        lanes = self._lanes[r]
+        codes64 = self._codes[r].view(np.uint64)
+        diff64 = self._diff.view(np.uint64)
+        intended64 = codes64.copy() if self.policies[r].directional else diff64  # diff64: read, never used
+        for lane, params in enumerate(self._lane_params[r]):
+            bits, words = count_lane(diff64, intended64, blocks, params, self._counts8)
+            self._lane_counts[r][lane] += bits
+            mark_blocks, mark_ranks = self._marks(r, float(lanes.sparse_rate[lane]), bits, blocks)
+            if lanes.n_digits[lane] or lanes.flip[lane]:
+                fail_dense(diff64, intended64, codes64, self._mirror[r], blocks, params, self._counts8, mark_blocks,
+                           mark_ranks, self._streams[r])
+            elif mark_blocks.size:
+                fail_marks(diff64, intended64, codes64, self._mirror[r], params, mark_blocks, mark_ranks,
+                           mark_blocks.size)
+        self.word_writes[r] += words
 
-    def _count(self, r: int, diff: np.ndarray, new_u: np.ndarray) -> None:
-        self.word_writes[r] += np.count_nonzero(diff)
-        groups = self._groups[r]
-        directional = self.policies[r].directional
-        if len(groups) == 1:
-            self.changed_bits[r][0] += _popcount(diff, self._bitcount)
-            if directional:
-                self.changed_bits_set[r][0] += _popcount(diff & new_u, self._bitcount)
-            return
-        for g, (mask, _, _) in enumerate(groups):
-            masked = diff & np.uint16(mask)
-            self.changed_bits[r][g] += _popcount(masked, self._bitcount)
-            if directional:
-                self.changed_bits_set[r][g] += _popcount(masked & new_u, self._bitcount)
+    def _marks(self, r: int, rate: float, lane_bits: int, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(block, rank) of the sparse marks among `lane_bits` lane bits (after `count_lane`)."""
+        if rate <= 0.0 or lane_bits == 0:
+            return _NO_MARKS, _NO_MARKS
+        n = int(1.2 * -math.expm1(-rate) * lane_bits) + 64  # enough for one batch, nearly always
+        if self._exps.size < n + 1:
+            self._exps = np.empty(2 * n + 1)
+            self._mark_blocks, self._mark_ranks = np.empty(2 * n, dtype=np.int64), np.empty(2 * n, dtype=np.int64)
+        exps = self._exps[: n + 1]
+        exps[0] = 1.0 / rate
+        progress = np.zeros(4, dtype=np.int64)
+        found_blocks, found_ranks = [], []
+        while progress[0] < words.shape[0]:
+            self._marks_rngs[r].standard_exponential(out=exps[1:])
+            found = find_marks(words, self._counts8, exps, progress, self._mark_blocks, self._mark_ranks)
+            found_blocks.append(self._mark_blocks[:found].copy())
+            found_ranks.append(self._mark_ranks[:found].copy())
+        if len(found_blocks) == 1:
+            return found_blocks[0], found_ranks[0]
+        return np.concatenate(found_blocks), np.concatenate(found_ranks)
 
     def statistics(self, replica: int) -> dict:
         """Counts accumulated so far for one replica (feeds the energy accounting)."""
-        groups = self._groups[replica]
+        lanes = self._lanes[replica]
+        counts = self._lane_counts[replica]
         directional = self.policies[replica].directional
         rows = []
-        for g, (mask, ber_set, ber_reset) in enumerate(groups):
-            total = int(self.changed_bits[replica][g])
-            n_set = int(self.changed_bits_set[replica][g]) if directional else None
+        for g, (mask, ber_set, ber_reset) in enumerate(self._groups[replica]):
+            total = sum(int(c) for c, lg in zip(counts, lanes.group) if lg == g)
+            n_set = None
+            if directional:
+                n_set = sum(int(c) for c, lg, d in zip(counts, lanes.group, lanes.direction) if lg == g and d == 1)
             rows.append({"mask": mask, "n_bits": int(bin(mask).count("1")), "ber_set": ber_set, "ber_reset": ber_reset,
                          "changed_bits": total, "changed_bits_set": n_set})
         return {
             "write_calls": self.write_calls,
-            "words": self._codes.shape[1],
+            "words": self._n_words,
             "word_writes": int(self.word_writes[replica]),
             "groups": rows,
         }
+
+
+def _replica_streams(seed: np.random.SeedSequence | int) -> tuple[np.random.Generator, np.ndarray]:
+    """A replica's generator of sparse marks and its SplitMix64 state (dense words), from its seed.
+
+    Children are derived by spawn key, not `spawn()`, so the caller's SeedSequence is left as it was.
+    """
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    marks, words = (np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + (k,)) for k in range(2))
+    return np.random.default_rng(marks), words.generate_state(1, dtype=np.uint64)
+
+
+_NO_MARKS = np.empty(0, dtype=np.int64)

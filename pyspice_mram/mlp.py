@@ -57,6 +57,25 @@ class MLPLayout:
         b2 = flat[:, a + b + c :]
         return w1, b1, w2, b2
 
+    def update_ranges(self, x: np.ndarray) -> np.ndarray:
+        """Per replica, the [start, stop) ranges of the flat vector that a mini-batch x (R,B,I) can change.
+
+        Row i of W1 gets the update x[:, i]^T dh, exactly zero when input i is 0 in every image of
+        the batch, so the rows before the first and after the last such input (the blank top and
+        bottom of MNIST digits, ~30 % of W1) are left out; b1, W2 and b2 are always included.
+        Returns an int64 array (R, 2, 2).
+        """
+        active = np.any(x != 0, axis=1)  # (R, I)
+        first = np.argmax(active, axis=1)
+        last = self.n_in - np.argmax(active[:, ::-1], axis=1)
+        last = np.where(active.any(axis=1), last, first)
+        out = np.empty((x.shape[0], 2, 2), dtype=np.int64)
+        out[:, 0, 0] = first * self.n_hidden
+        out[:, 0, 1] = last * self.n_hidden
+        out[:, 1, 0] = self.n_in * self.n_hidden
+        out[:, 1, 1] = self.n_params
+        return out
+
     def init_params(self, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """One replica's initial float parameters (float64, flat): uniform in +-scale/sqrt(fan_in)."""
         w1 = rng.uniform(-scale, scale, self.n_in * self.n_hidden) / np.sqrt(self.n_in)

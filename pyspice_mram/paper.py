@@ -151,7 +151,7 @@ def run_paper(
     train_dir = out / "training" / ("quick" if quick else "full")
     summaries: dict[str, dict] = {}
     for figure in ("fig3", "fig4", "fig5"):
-        for s in run_figure(figure, train_dir, data, training, energy_model, progress=progress, log=log):
+        for s in run_figure(figure, train_dir, data, training, energy_model, progress=progress, log=log, jobs=jobs):
             summaries[s["name"]] = s
     timings["training_s"] = time.perf_counter() - t0
     for figure, caption in (("fig3", "Fig. 3: accuracy vs uniform BER"), ("fig4", "Fig. 4: accuracy vs LSB BER (HSB 1 %)"),

@@ -292,11 +292,12 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
         for step in range(steps):
             idx = orders[:, step * config.batch_size : (step + 1) * config.batch_size]
             current = params if memory is None else memory.values_lsb
-            gradient_step(layout, current, scale, x_train[idx], y_train[idx], config.learning_rate, delta, config.output)
+            x_batch = x_train[idx]
+            gradient_step(layout, current, scale, x_batch, y_train[idx], config.learning_rate, delta, config.output)
             if memory is None:
                 params += delta
             else:
-                memory.add_lsb(delta)
+                memory.add_lsb(delta, layout.update_ranges(x_batch))
             report += 1
             if report == 200 or step == steps - 1:
                 if bar is not None:

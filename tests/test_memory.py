@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from pyspice_mram.errors import ParameterError
-from pyspice_mram.memory import ApproximateMemory, BitErrorPolicy, FailurePlan
+from pyspice_mram.memory import ApproximateMemory, BitErrorPolicy, Lanes
 
 N = 40000
 
@@ -114,9 +114,10 @@ def test_write_model_properties(ber, seed, n):
 
 
 def test_add_saturates_and_rounds():
-    mem = ApproximateMemory(np.array([32000, -32000, 5, 5], dtype=np.int16), BitErrorPolicy.exact(), 0)
-    mem.add_lsb(np.array([[5000.0, -5000.0, 0.49, 1.5]], dtype=np.float32))
-    np.testing.assert_array_equal(mem.codes[0], [32767, -32768, 5, 7])
+    mem = ApproximateMemory(np.array([32000, -32000, 5, 5, 5], dtype=np.int16), BitErrorPolicy.exact(), 0)
+    mem.add_lsb(np.array([[5000.0, -5000.0, 0.49, 1.5, 2.5]], dtype=np.float32))
+    np.testing.assert_array_equal(mem.codes[0], [32767, -32768, 5, 6, 8])  # 6.5 -> 6, 7.5 -> 8: ties to even
+    np.testing.assert_array_equal(mem.values_lsb[0], mem.codes[0])
 
 
 def test_removed_lsbs_are_zero_and_never_written():
@@ -147,12 +148,28 @@ def test_bit_counting():
     assert by_mask[0x00FF] == 3 and by_mask[0xFF00] == 4
 
 
-def test_plan_dense_and_sparse_parts():
-    plan = FailurePlan((0.5,) * 8 + (0.01,) * 8)
-    assert plan.stage_masks == (0x00FF,)
-    assert plan.flip_mask == 0
-    assert [g.positions for g in plan.sparse] == [tuple(range(8, 16))]
-    assert FailurePlan((0.0,) * 16).trivial
+def test_lanes_split_dense_and_sparse_parts():
+    lanes = Lanes.compile(BitErrorPolicy.two_stage(8, 0.5, 0.01))
+    assert lanes.ber == (0.5, 0.01)
+    assert list(lanes.mask) == [0x00FF00FF00FF00FF, 0xFF00FF00FF00FF00]
+    assert list(lanes.digits) == [1, 0] and list(lanes.n_digits) == [1, 0]  # 0.5 = 0.1b: one random word
+    assert lanes.sparse_rate[0] == 0.0 and lanes.sparse_rate[1] == pytest.approx(-np.log1p(-0.01))
+    high = Lanes.compile(BitErrorPolicy.uniform(0.9))  # drawn as its complement 0.1 = 0.0001b + sparse
+    assert list(high.flip) == [0xFFFFFFFFFFFFFFFF] and list(high.digits) == [1] and list(high.n_digits) == [4]
+    assert -np.expm1(-high.sparse_rate[0]) == pytest.approx((0.1 - 1 / 16) / (1 - 1 / 16))
+    directional = Lanes.compile(BitErrorPolicy.uniform(0.05).with_reset_ber(0.6))
+    assert list(directional.direction) == [1, 2] and directional.ber == (0.05, 0.6)
+
+
+def test_memory_draws_do_not_depend_on_numpy_global_state():
+    old = _random_codes(2, 1000)
+    runs = []
+    for global_seed in (0, 1):
+        np.random.seed(global_seed)
+        mem = ApproximateMemory(old, BitErrorPolicy.uniform(0.3), 4)
+        mem.write((~old)[None])
+        runs.append(mem.codes[0].copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.1, float("nan"), "x"])

@@ -17,8 +17,10 @@ import click
 @click.option("--scenario", default="variability", show_default=True)
 @click.option("--data", type=click.Path(path_type=Path), help="folder with the MNIST IDX .gz files")
 @click.option("--download", is_flag=True, help="fetch MNIST into the user cache if it is missing")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="configurations trained in parallel processes")
 @click.option("--quiet", is_flag=True)
-def experiment(figure, out, epochs, seeds, train_images, table, scenario, data, download, quiet) -> None:
+def experiment(figure, out, epochs, seeds, train_images, table, scenario, data, download, jobs, quiet) -> None:
     """Run a figure's grid; configurations already in OUT/runs/<config>/ are skipped (resume)."""
     from ..bit_energy import BitEnergyModel
     from ..experiments import quick_config, run_figure
@@ -27,8 +29,8 @@ def experiment(figure, out, epochs, seeds, train_images, table, scenario, data, 
     model = BitEnergyModel.from_table(table, scenario=scenario) if table is not None else BitEnergyModel.from_analytic()
     mnist = load_mnist(data, download_missing=download)
     config = quick_config(epochs, seeds, train_images)
-    summaries = run_figure(figure, out, mnist, config, model, progress=not quiet,
-                           log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+    summaries = run_figure(figure, out, mnist, config, model, progress=not quiet and jobs == 1,
+                           log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)), jobs=jobs)
     for s in summaries:
         click.echo(f"{s['name']:>18}: {s['accuracy_mean'] * 100:6.2f} % [{s['accuracy_min'] * 100:.2f}, {s['accuracy_max'] * 100:.2f}]")
     click.echo(f"figures: {out / (figure + '.png')}, {out / (figure + '.pdf')}")
