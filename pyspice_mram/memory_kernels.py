@@ -2,8 +2,9 @@
 
 Why compiled. A training step writes ~240k words per replica, and float training spends only ~0.5 ms
 per step; NumPy needs ~10 whole-array passes plus scattered failure draws for the same write (4x the
-float step at BER 1 %). Here the write is one vectorised pass, and the failure draw of each lane is
-two scans over 64-bit blocks (4 words) plus work per failing bit, never work per bit slot.
+float step at BER 1 %). Here the write is one vectorised pass; the failure draw of each lane is a
+vectorised count of its changed bits per 64-bit block (4 words), a walk over those counts 8 blocks
+at a time that places the sparse marks, and work per failing bit, never work per bit slot.
 
 Randomness. Each replica owns a NumPy generator (the sparse marks) and a SplitMix64 stream (the
 dense random words; Steele, Lea & Flood, OOPSLA 2014; passes BigCrush), both seeded from the
@@ -17,7 +18,7 @@ Y ~ Bernoulli(p') on its changed bits, p' = min(p, 1 - p), and F = Y (or not Y w
 - sparse remainder q = (p' - 0.d_1..d_m) / (1 - 0.d_1..d_m): geometric gaps over the lane's
   changed bits (in scan order) mark each one with probability q, independently, at a cost per
   marked bit; a marked bit with X = 0 joins Y. The gaps come from the replica's NumPy generator
-  (floor(E / -ln(1 - q)) + 1 with E exponential), drawn in batches outside the scan.
+  (floor(E / -ln(1 - q)) + 1 with E exponential), drawn in batches outside the walk.
 So P(Y_b) = d + (1 - d) q = p' for every changed bit, and unchanged bits are never touched.
 """
 
@@ -41,8 +42,6 @@ _BYTE_PAIRS = np.uint64(0x00FF00FF00FF00FF)
 _S48 = np.uint64(48)
 _S1, _S2, _S4, _S8 = np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(8)
 _S27, _S30, _S31, _S56 = np.uint64(27), np.uint64(30), np.uint64(31), np.uint64(56)
-NEVER = 1 << 62
-"""An ordinal beyond any write: 'no further sparse mark'."""
 
 
 @numba.njit(cache=True, inline="always")

@@ -187,3 +187,64 @@ def test_n_lsb_outside_range(bad):
 def test_per_bit_needs_16_values():
     with pytest.raises(ParameterError, match="16 values"):
         BitErrorPolicy.per_bit([0.1] * 15)
+
+
+@pytest.mark.parametrize("policy", [BitErrorPolicy.uniform(0.01), BitErrorPolicy.two_stage(8, 0.7, 0.003),
+                                    BitErrorPolicy.uniform(0.05).with_reset_ber(0.6)], ids=lambda p: p.label)
+def test_ranges_skip_untouched_words_exactly(policy):
+    """Words outside `ranges` have zero delta; skipping them gives bit-identical memories and counts."""
+    n = 5000
+    old = _random_codes(3, n)
+    delta = np.zeros((1, n), dtype=np.float32)
+    rng = np.random.default_rng(4)
+    for start, stop in ((70, 1300), (2100, 2101), (4000, 5000)):
+        delta[0, start:stop] = rng.normal(0.0, 300.0, stop - start)
+    full, skipped = ApproximateMemory(old, policy, 8), ApproximateMemory(old, policy, 8)
+    for _ in range(3):
+        full.add_lsb(delta.copy())
+        skipped.add_lsb(delta.copy(), np.array([[4000, 5000], [70, 1300], [2100, 2101]]))
+    np.testing.assert_array_equal(full.codes, skipped.codes)
+    np.testing.assert_array_equal(full.values_lsb, skipped.values_lsb)
+    assert full.statistics(0) == skipped.statistics(0)
+    assert np.any(full.codes[0] != old)
+
+
+def test_bad_ranges():
+    mem = ApproximateMemory(np.zeros(10, np.int16), BitErrorPolicy.exact(), 0)
+    delta = np.zeros((1, 10), dtype=np.float32)
+    with pytest.raises(ParameterError, match="within 0..10"):
+        mem.add_lsb(delta, np.array([[0, 11]]))
+    with pytest.raises(ParameterError, match="rows"):
+        mem.add_lsb(delta, np.zeros((2, 3, 2), dtype=np.int64))
+
+
+def test_find_marks_resumes_with_new_draws():
+    """Marks found in small batches (the scan stopping and resuming) equal those of one large batch."""
+    from pyspice_mram.memory_kernels import find_marks
+
+    rng = np.random.default_rng(2)
+    counts8 = rng.integers(0, 20, 4096).astype(np.uint8)
+    words = np.array([[0, 4096], [8192, 16384]], dtype=np.int64)
+    counts8[1024:2048] = 0  # blocks between the ranges are never read
+    total = int(counts8[:1024].sum() + counts8[2048:4096].sum())
+    exps = rng.standard_exponential(3000)
+    rate = -np.log1p(-0.02)
+
+    def marks(batch):
+        progress, out_blocks, out_ranks, used = np.zeros(4, dtype=np.int64), [], [], 0
+        while progress[0] < words.shape[0]:
+            chunk = np.concatenate(([1.0 / rate], exps[used : used + batch]))
+            blocks, ranks = np.empty(batch, np.int64), np.empty(batch, np.int64)
+            found = find_marks(words, counts8, chunk, progress, blocks, ranks)
+            used += found
+            out_blocks.append(blocks[:found])
+            out_ranks.append(ranks[:found])
+        return np.concatenate(out_blocks), np.concatenate(out_ranks)
+
+    big_blocks, big_ranks = marks(2999)
+    small_blocks, small_ranks = marks(7)
+    np.testing.assert_array_equal(big_blocks, small_blocks)
+    np.testing.assert_array_equal(big_ranks, small_ranks)
+    assert np.all(big_ranks < counts8[big_blocks]) and np.all(np.diff(big_blocks) >= 0)
+    assert np.all((big_blocks < 1024) | (big_blocks >= 2048))
+    assert abs(big_blocks.size - 0.02 * total) < 5 * np.sqrt(0.02 * total)

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from pyspice_mram.cli import main
+from pyspice_mram.training import TrainingConfig
 
 
 def test_train_json_and_refusal(mnist_dir, tmp_path, capsys):
@@ -73,3 +74,14 @@ def test_config_tag_separates_every_field():
     others = [TrainingConfig(epochs=1, seeds=2, learning_rate=0.05), TrainingConfig(epochs=1, seeds=2, frac_bits=15),
               TrainingConfig(epochs=1, seeds=2, train_images=500), TrainingConfig(epochs=1, seeds=2, output="tanh")]
     assert len({config_tag(c) for c in [base, *others]}) == 5
+
+
+def test_experiment_in_parallel_equals_serial(mnist, tmp_path):
+    from pyspice_mram.experiments import run_figure
+
+    config = TrainingConfig(epochs=1, seeds=1, train_images=300)
+    serial = run_figure("fig3", tmp_path / "serial", mnist, config, jobs=1)
+    parallel = run_figure("fig3", tmp_path / "parallel", mnist, config, jobs=2)
+    assert [s["name"] for s in serial] == [s["name"] for s in parallel]
+    for a, b in zip(serial, parallel):
+        assert a["accuracies"] == b["accuracies"] and a.get("memory") == b.get("memory")

@@ -79,3 +79,24 @@ def test_default_format_holds_the_initial_weights_and_init_scale_scales_them():
 def test_qformat_too_small_for_weights(mnist):
     with pytest.raises(ParameterError, match="too coarse"):
         train(mnist, [BitErrorPolicy.exact()], TrainingConfig(epochs=1, seeds=1, train_images=100, frac_bits=2))
+
+
+def test_update_ranges_cover_every_nonzero_gradient(mnist):
+    """The W1 rows left out of a mini-batch's write ranges get an exactly zero update."""
+    from pyspice_mram.mlp import MLPLayout, gradient_step
+
+    layout = MLPLayout(784, 30, 10)
+    rng = np.random.default_rng(0)
+    params = layout.init_params(rng)[None].astype(np.float32).repeat(2, axis=0)
+    x = (mnist.train_images[:20].reshape(2, 10, 784) / 255.0).astype(np.float32)
+    labels = mnist.train_labels[:20].reshape(2, 10).astype(np.int64)
+    delta = np.empty_like(params)
+    gradient_step(layout, params, 1.0, x, labels, 0.1, delta)
+    ranges = layout.update_ranges(x)
+    for r in range(2):
+        inside = np.zeros(layout.n_params, dtype=bool)
+        for start, stop in ranges[r]:
+            inside[start:stop] = True
+        assert np.all(delta[r, ~inside] == 0.0)
+        assert 0.5 < inside[: 784 * 30].mean() < 1.0  # blank image rows are left out
+        assert inside[784 * 30 :].all()
