@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .fixedpoint import CODE_MAX, CODE_MIN, WORD_BITS
-from .memory_kernels import count_lane, fail_dense, fail_marks, find_marks, normalize_ranges, round_and_store
+from .memory_kernels import count_lane, fail_dense, find_marks, normalize_ranges, round_and_store
 
 DENSE_DIGITS = 4
 """Binary digits of each BER drawn with dense random words; the rest is drawn sparsely."""
@@ -358,17 +358,21 @@ class ApproximateMemory:
         for lane, params in enumerate(self._lane_params[r]):
             bits, words = count_lane(diff64, intended64, blocks, params, self._counts8)
             self._lane_counts[r][lane] += bits
-            mark_blocks, mark_ranks = self._marks(r, float(lanes.sparse_rate[lane]), bits, blocks)
+            rate = float(lanes.sparse_rate[lane])
             if lanes.n_digits[lane] or lanes.flip[lane]:
+                mark_blocks, mark_ranks = self._marks(r, rate, bits, blocks)
                 fail_dense(diff64, intended64, codes64, self._mirror[r], blocks, params, self._counts8, mark_blocks,
                            mark_ranks, self._streams[r])
-            elif mark_blocks.size:
-                fail_marks(diff64, intended64, codes64, self._mirror[r], params, mark_blocks, mark_ranks,
-                           mark_blocks.size)
+            else:  # every mark is a failure, reverted as it is found
+                self._marks(r, rate, bits, blocks, apply_to=(diff64, intended64, codes64, self._mirror[r], params))
         self.word_writes[r] += words
 
-    def _marks(self, r: int, rate: float, lane_bits: int, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(block, rank) of the sparse marks among `lane_bits` lane bits (after `count_lane`)."""
+    def _marks(self, r: int, rate: float, lane_bits: int, words: np.ndarray,
+               apply_to: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(block, rank) of the sparse marks among `lane_bits` lane bits (after `count_lane`).
+
+        With `apply_to` (see `find_marks`) the marks are reverted as they are found and nothing is returned.
+        """
         if rate <= 0.0 or lane_bits == 0:
             return _NO_MARKS, _NO_MARKS
         n = int(1.2 * -math.expm1(-rate) * lane_bits) + 64  # enough for one batch, nearly always
@@ -381,9 +385,12 @@ class ApproximateMemory:
         found_blocks, found_ranks = [], []
         while progress[0] < words.shape[0]:
             self._marks_rngs[r].standard_exponential(out=exps[1:])
-            found = find_marks(words, self._counts8, exps, progress, self._mark_blocks, self._mark_ranks)
-            found_blocks.append(self._mark_blocks[:found].copy())
-            found_ranks.append(self._mark_ranks[:found].copy())
+            found = find_marks(words, self._counts8, exps, progress, self._mark_blocks, self._mark_ranks, apply_to)
+            if apply_to is None:
+                found_blocks.append(self._mark_blocks[:found].copy())
+                found_ranks.append(self._mark_ranks[:found].copy())
+        if apply_to is not None:
+            return _NO_MARKS, _NO_MARKS
         if len(found_blocks) == 1:
             return found_blocks[0], found_ranks[0]
         return np.concatenate(found_blocks), np.concatenate(found_ranks)

@@ -162,13 +162,15 @@ def count_lane(diff64, intended64, words, lane, counts8) -> tuple[int, int]:
 
 
 @numba.njit(cache=True)
-def find_marks(words, counts8, exps, progress, mark_blocks, mark_ranks) -> int:
+def find_marks(words, counts8, exps, progress, mark_blocks, mark_ranks, apply_to) -> int:
     """Locate the sparse marks of a lane: each lane bit is marked with probability q, independently.
 
     The gaps between marks are geometric, floor(E * inv_rate) + 1 with E = `exps[1:]` ~ Exp(1) and
     `exps[0]` = 1 / -ln(1 - q). Walking `counts8` (lane bits per block, from `count_lane`) 8 blocks
     at a time, mark m is recorded as its block `mark_blocks[m]` and its rank among the block's lane
     bits `mark_ranks[m]`. Returns the number of marks recorded; they fit in len(exps) - 1.
+    With `apply_to` = (diff64, intended64, codes64, mirror, lane) instead of None, each mark is a
+    failure reverted at once (a lane with only a sparse part), and nothing is recorded.
     `progress` (int64[4], in/out): range index, block, lane bits before the block, last mark
     ordinal (0 at the start). When the draws run out the walk stops; call again with new draws.
     """
@@ -197,8 +199,11 @@ def find_marks(words, counts8, exps, progress, mark_blocks, mark_ranks) -> int:
                     for i in range(8):  # blocks ending before the mark (branch-free count)
                         b += ends[i] < rank
                     before = ends[b - 1] if b > 0 else 0
-                    mark_blocks[found] = 8 * g + b
-                    mark_ranks[found] = rank - before - 1
+                    if apply_to is None:
+                        mark_blocks[found] = 8 * g + b
+                        mark_ranks[found] = rank - before - 1
+                    else:
+                        _fail_mark(apply_to, 8 * g + b, rank - before - 1)
                     found += 1
                     last = next_mark
                     if k == exps.size:
@@ -223,18 +228,13 @@ def _store(codes64, mirror, j, updated, changed_bits) -> None:
             mirror[4 * j + w] = np.float32(np.int16((updated >> np.uint64(16 * w)) & _WORD))
 
 
-@numba.njit(cache=True)
-def fail_marks(diff64, intended64, codes64, mirror, lane, mark_blocks, mark_ranks, n_marks) -> None:
-    """Revert the marked lane bits (a lane with only a sparse part: every mark is a failure).
-
-    Marks are independent scattered writes, so the loop keeps many cache misses in flight.
-    """
-    any_direction, invert, mask = lane[0], lane[1], lane[2]
-    for m in range(n_marks):
-        j = mark_blocks[m]
-        sel = diff64[j] & mask & ((intended64[j] ^ invert) | any_direction)
-        bit = _nth_set_bit(sel, mark_ranks[m])
-        _store(codes64, mirror, j, codes64[j] ^ bit, bit)
+@numba.njit(cache=True, inline="always")
+def _fail_mark(target, j, rank) -> None:
+    """Revert the rank-th lane bit of block j: target = (diff64, intended64, codes64, mirror, lane)."""
+    diff64, intended64, codes64, mirror, lane = target
+    sel = diff64[j] & lane[2] & ((intended64[j] ^ lane[1]) | lane[0])
+    bit = _nth_set_bit(sel, rank)
+    _store(codes64, mirror, j, codes64[j] ^ bit, bit)
 
 
 @numba.njit(cache=True)

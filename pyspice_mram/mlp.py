@@ -57,21 +57,30 @@ class MLPLayout:
         b2 = flat[:, a + b + c :]
         return w1, b1, w2, b2
 
-    def update_ranges(self, x: np.ndarray) -> np.ndarray:
-        """Per replica, the [start, stop) ranges of the flat vector that a mini-batch x (R,B,I) can change.
+    @staticmethod
+    def input_span(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per image of x (..., I): first nonzero input and one past the last (0, 0 when blank)."""
+        active = x != 0
+        first = np.argmax(active, axis=-1)
+        stop = x.shape[-1] - np.argmax(active[..., ::-1], axis=-1)
+        blank = ~active.any(axis=-1)
+        return np.where(blank, 0, first), np.where(blank, 0, stop)
 
-        Row i of W1 gets the update x[:, i]^T dh, exactly zero when input i is 0 in every image of
-        the batch, so the rows before the first and after the last such input (the blank top and
-        bottom of MNIST digits, ~30 % of W1) are left out; b1, W2 and b2 are always included.
-        Returns an int64 array (R, 2, 2).
+    def update_ranges(self, first: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """Per replica, the [start, stop) ranges of the flat vector that a mini-batch can change.
+
+        `first`, `stop` (R, B): `input_span` of each image of the batch. Row i of W1 gets the update
+        x[:, i]^T dh, exactly zero when input i is 0 in every image of the batch, so the rows before
+        the first and after the last nonzero input of the batch (the blank top and bottom of MNIST
+        digits, ~30 % of W1) are left out; b1, W2 and b2 are always included. Returns int64 (R, 2, 2).
         """
-        active = np.any(x != 0, axis=1)  # (R, I)
-        first = np.argmax(active, axis=1)
-        last = self.n_in - np.argmax(active[:, ::-1], axis=1)
-        last = np.where(active.any(axis=1), last, first)
-        out = np.empty((x.shape[0], 2, 2), dtype=np.int64)
-        out[:, 0, 0] = first * self.n_hidden
-        out[:, 0, 1] = last * self.n_hidden
+        blank = stop <= first
+        lo = np.where(blank, self.n_in, first).min(axis=1)
+        hi = np.where(blank, 0, stop).max(axis=1)
+        hi = np.maximum(hi, lo)
+        out = np.empty((first.shape[0], 2, 2), dtype=np.int64)
+        out[:, 0, 0] = np.minimum(lo, hi) * self.n_hidden
+        out[:, 0, 1] = hi * self.n_hidden
         out[:, 1, 0] = self.n_in * self.n_hidden
         out[:, 1, 1] = self.n_params
         return out

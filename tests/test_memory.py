@@ -235,7 +235,7 @@ def test_find_marks_resumes_with_new_draws():
         while progress[0] < words.shape[0]:
             chunk = np.concatenate(([1.0 / rate], exps[used : used + batch]))
             blocks, ranks = np.empty(batch, np.int64), np.empty(batch, np.int64)
-            found = find_marks(words, counts8, chunk, progress, blocks, ranks)
+            found = find_marks(words, counts8, chunk, progress, blocks, ranks, None)
             used += found
             out_blocks.append(blocks[:found])
             out_ranks.append(ranks[:found])

@@ -92,7 +92,7 @@ def test_update_ranges_cover_every_nonzero_gradient(mnist):
     labels = mnist.train_labels[:20].reshape(2, 10).astype(np.int64)
     delta = np.empty_like(params)
     gradient_step(layout, params, 1.0, x, labels, 0.1, delta)
-    ranges = layout.update_ranges(x)
+    ranges = layout.update_ranges(*layout.input_span(x))
     for r in range(2):
         inside = np.zeros(layout.n_params, dtype=bool)
         for start, stop in ranges[r]:
