@@ -100,3 +100,14 @@ def test_update_ranges_cover_every_nonzero_gradient(mnist):
         assert np.all(delta[r, ~inside] == 0.0)
         assert 0.5 < inside[: 784 * 30].mean() < 1.0  # blank image rows are left out
         assert inside[784 * 30 :].all()
+
+
+def test_update_ranges_of_a_blank_batch_keep_only_the_output_layer():
+    from pyspice_mram.mlp import MLPLayout
+
+    layout = MLPLayout(6, 2, 3)
+    x = np.zeros((2, 2, 6), np.float32)
+    x[0, 0, 1] = x[0, 1, 4] = 1.0  # replica 0: inputs 1..4 can change; replica 1: a blank batch
+    ranges = layout.update_ranges(*layout.input_span(x))
+    assert ranges[0].tolist() == [[2, 10], [12, 23]]
+    assert ranges[1, 0, 0] == ranges[1, 0, 1] and ranges[1, 1].tolist() == [12, 23]
