@@ -127,13 +127,20 @@ def _nth_set_bit(x: np.uint64, n: int) -> np.uint64:
     return _ONE << position
 
 
+@numba.njit(cache=True, inline="always")
+def _lane_bits(changed, intended, any_direction, invert, mask):
+    """The changed bits of a block that belong to a lane, branch-free: with (any, invert) = (~0, 0)
+    every changed bit, (0, 0) the 0->1 bits, (0, ~0) the 1->0 bits; then the lane's positions."""
+    return changed & mask & ((intended ^ invert) | any_direction)
+
+
 @numba.njit(cache=True)
 def _count_range(diff64, intended64, any_direction, invert, mask, counts8) -> tuple[int, int]:
     bits = 0
     words = 0
     for j in range(diff64.size):  # a map and two sums: vectorises
         changed = diff64[j]
-        n_sel = _popcount(changed & mask & ((intended64[j] ^ invert) | any_direction))
+        n_sel = _popcount(_lane_bits(changed, intended64[j], any_direction, invert, mask))
         counts8[j] = n_sel
         bits += n_sel
         flags = changed | (changed >> _S8)  # bit 16k set when word k changed
@@ -149,7 +156,7 @@ def count_lane(diff64, intended64, words, lane, counts8) -> tuple[int, int]:
     """(changed bits of the lane, changed words) over the word ranges `words`; counts8[j] <- lane bits of block j.
 
     The lane bits of a block are its changed bits in the lane's mask whose direction matches:
-    lane = (any direction, invert, mask, ...) selects changed & mask & ((intended ^ invert) | any).
+    lane = (any direction, invert, mask, ...), see `_lane_bits`.
     """
     bits = 0
     changed = 0
@@ -232,7 +239,7 @@ def _store(codes64, mirror, j, updated, changed_bits) -> None:
 def _fail_mark(target, j, rank) -> None:
     """Revert the rank-th lane bit of block j: target = (diff64, intended64, codes64, mirror, lane)."""
     diff64, intended64, codes64, mirror, lane = target
-    sel = diff64[j] & lane[2] & ((intended64[j] ^ lane[1]) | lane[0])
+    sel = _lane_bits(diff64[j], intended64[j], lane[0], lane[1], lane[2])
     bit = _nth_set_bit(sel, rank)
     _store(codes64, mirror, j, codes64[j] ^ bit, bit)
 
@@ -258,7 +265,7 @@ def fail_dense(diff64, intended64, codes64, mirror, words, lane, counts8, mark_b
             if counts8[j] == 0:
                 j += 1
                 continue
-            sel = diff64[j] & mask & ((intended64[j] ^ invert) | any_direction)
+            sel = _lane_bits(diff64[j], intended64[j], any_direction, invert, mask)
             success = _ZERO
             for d in range(n_digits):  # last binary digit first
                 word = _next_u64(state)
