@@ -1,6 +1,7 @@
 """Approximate ST-MRAM: 16-bit weight codes whose bit writes fail with a per-position bit error rate.
 
-Model. The memory holds int16 codes only. A write compares the intended code with the stored one
+Model. The memory holds 16-bit codes only (as a float32 array of integers, which the network reads
+directly; `codes` gives them as int16). A write compares the intended code with the stored one
 (read-before-write) and programs the bits that differ; each programmed bit at position b fails
 (keeps its old value) with probability BER_b, or with BER_set_b / BER_reset_b for 0->1 / 1->0 when
 the policy is directional (bit value 1 = anti-parallel state, so 0->1 is a P->AP write). Bits that
@@ -9,13 +10,14 @@ updated: it keeps its initial (random) value forever.
 
 Failure draws scale with the failing bits, not with 16 x words. A policy is compiled into `Lanes`
 (one per group of positions sharing a BER, and per write direction when the policy is
-directional); the compiled scan in `memory_kernels` draws, on the changed bits only, a dense part
+directional); the compiled write in `memory_kernels` draws, on the changed bits only, a dense part
 from the first 4 binary digits of the BER (one random 64-bit word per digit and 4-word block) and a
-sparse remainder with a geometric skip counter; BER above 1/2 is drawn as its complement. This is
-exact for any BER in [0, 1].
+sparse remainder with geometric gaps; BER above 1/2 is drawn as its complement. This is exact for
+any BER in [0, 1].
 
 All replicas (seeds / configurations) are stacked along axis 0; each has its own policy and its
-own random stream (SplitMix64 seeded from its SeedSequence), so a replica's results do not depend on what it is stacked with.
+own random streams (SplitMix64, one per lane, seeded from its SeedSequence), so a replica's results
+do not depend on what it is stacked with.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ParameterError
-from .fixedpoint import CODE_MAX, CODE_MIN, WORD_BITS
-from .memory_kernels import count_lane, fail_dense, find_marks, normalize_ranges, round_and_store
+from .fixedpoint import WORD_BITS
+from .memory_kernels import TABLES, normalize_ranges, write_words
 
 DENSE_DIGITS = 4
 """Binary digits of each BER drawn with dense random words; the rest is drawn sparsely."""
@@ -189,11 +191,13 @@ class Lanes:
             ber=tuple(r[3] for r in parts),
         )
 
-    def params(self, lane: int) -> np.ndarray:
-        """Lane `lane` as the scan reads it: (any direction, invert, mask, flip, digits, n_digits), uint64."""
-        direction = int(self.direction[lane])
-        return np.array([_ALL_WORDS if direction == 0 else 0, _ALL_WORDS if direction == 2 else 0, self.mask[lane],
-                         self.flip[lane], self.digits[lane], self.n_digits[lane]], dtype=np.uint64)
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The lanes as the compiled write reads them: rows (any direction, invert, mask, flip, digits,
+        n_digits) as uint64, and the mean gap 1 / -ln(1 - q) between sparse marks per lane (0 for none)."""
+        rows = [[_ALL_WORDS if d == 0 else 0, _ALL_WORDS if d == 2 else 0, m, f, g, n]
+                for d, m, f, g, n in zip(self.direction, self.mask, self.flip, self.digits, self.n_digits)]
+        mean_gaps = np.divide(1.0, self.sparse_rate, out=np.zeros_like(self.sparse_rate), where=self.sparse_rate > 0)
+        return np.array(rows, dtype=np.uint64).reshape(-1, 6), mean_gaps
 
 
 _ALL_WORDS = (1 << 64) - 1
@@ -227,10 +231,10 @@ def _split_probability(p: float) -> tuple[bool, int, int, float]:
 class ApproximateMemory:
     """Stacked 16-bit codes (replica x word) with per-replica bit-error policies.
 
-    `values_lsb` is a float32 mirror of the codes (integer valued, updated by every write) so the
-    network can use BLAS; it is the stored codes, never a higher-precision shadow. Codes are stored
-    padded to a multiple of 32 words so the compiled scans read them as 64-bit blocks of 4 words,
-    8 blocks at a time (see `memory_kernels`).
+    The codes are held as one float32 array of integers (exact: |code| < 2^24), which the network
+    reads directly with BLAS (`values_lsb`); it is the stored codes, never a higher-precision
+    shadow, and `codes` gives them as int16. Rows are padded to a multiple of 32 words so the
+    compiled write handles them as 64-bit blocks of 4 words, 8 blocks at a time (see `memory_kernels`).
     """
 
     def __init__(
@@ -255,43 +259,43 @@ class ApproximateMemory:
         if len(seeds) != n_rep:
             raise ParameterError(f"need one seed per replica: {n_rep} replicas, {len(seeds)} seeds")
         self.policies: list[BitErrorPolicy] = list(policies)
-        self._marks_rngs, self._streams = zip(*(_replica_streams(s) for s in seeds))
         self._lanes = [Lanes.compile(p) for p in self.policies]
         self._groups = [p.groups() for p in self.policies]
         self._n_words = n_words
         padded = -(-n_words // 32) * 32  # whole groups of 8 blocks of 4 words
-        self._codes = np.zeros((n_rep, padded), dtype=np.int16)
-        self._codes[:, :n_words] = codes
-        for r, p in enumerate(self.policies):
-            if p.removed_lsbs:
-                self._codes[r] &= np.int16(np.uint16(p.stored_mask).view(np.int16))
-        self._mirror = self._codes[:, :n_words].astype(np.float32)
-        self._lane_params = [[lanes.params(i) for i in range(len(lanes.ber))] for lanes in self._lanes]
-        self._all_words = np.array([[0, n_words]], dtype=np.int64)
-        self._exps = np.empty(0)  # scratch of the sparse marks, grown on demand
-        self._mark_blocks = self._mark_ranks = np.empty(0, dtype=np.int64)
-        self._diff = np.zeros(padded, dtype=np.uint16)  # scratch; the padding words stay 0
-        self._counts8 = np.zeros(padded // 4, dtype=np.uint8)  # lane bits per block; padding stays 0
+        self._mirror = np.zeros((n_rep, padded), dtype=np.float32)  # the padding words stay 0
+        self._mirror[:, :n_words] = self._stored(codes)
+        # the compiled write's view of the policies: lanes stacked per replica, zero-padded
+        self._n_lanes = np.array([len(lanes.ber) for lanes in self._lanes], dtype=np.int64)
+        width = int(self._n_lanes.max())
+        self._lane_rows = np.zeros((n_rep, width, 6), dtype=np.uint64)
+        self._mean_gaps = np.zeros((n_rep, width))
+        self._states = np.zeros((n_rep, width), dtype=np.uint64)
+        for r, (lanes, seed) in enumerate(zip(self._lanes, seeds)):
+            k = len(lanes.ber)
+            self._lane_rows[r, :k], self._mean_gaps[r, :k] = lanes.table()
+            self._states[r, :k] = _lane_streams(seed, k)
+        self._steps = np.array([1 << p.removed_lsbs for p in self.policies], dtype=np.int64)
+        self._all_words = np.tile(np.array([[[0, n_words]]], dtype=np.int64), (n_rep, 1, 1))
         # statistics, per replica
         self.write_calls = 0
         self.word_writes = np.zeros(n_rep, dtype=np.int64)
-        self._lane_counts = [np.zeros(len(lanes.ber), dtype=np.int64) for lanes in self._lanes]
+        self._lane_counts = np.zeros((n_rep, width), dtype=np.int64)
 
     # --- reading ----------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
-        return (self._codes.shape[0], self._n_words)
+        return (self._mirror.shape[0], self._n_words)
 
     @property
     def codes(self) -> np.ndarray:
-        view = self._codes[:, : self._n_words]
-        view.flags.writeable = False
-        return view
+        """The stored codes as int16 (a copy)."""
+        return self._mirror[:, : self._n_words].astype(np.int16)
 
     @property
     def values_lsb(self) -> np.ndarray:
         """The codes as float32 (read-only), in LSB units."""
-        view = self._mirror.view()
+        view = self._mirror[:, : self._n_words]
         view.flags.writeable = False
         return view
 
@@ -304,17 +308,16 @@ class ApproximateMemory:
         new = np.asarray(new_codes)
         if new.shape != self.shape:
             raise ParameterError(f"new codes have shape {new.shape}, memory holds {self.shape}")
-        n = self._n_words
-        for r in range(new.shape[0]):
-            row = np.array(new[r], dtype=np.int16)
-            if self.policies[r].removed_lsbs:
-                row &= np.int16(np.uint16(self.policies[r].stored_mask).view(np.int16))
-            diff = self._diff[:n]
-            np.bitwise_xor(self._codes[r, :n].view(np.uint16), row.view(np.uint16), out=diff)
-            self._codes[r, :n] = row
-            self._mirror[r] = row
-            self._fail(r, self._all_words)
-        self.write_calls += 1
+        # codes are integers below 2^16: the difference, the sum and the rounding in float32 are exact
+        self.add_lsb(self._stored(np.asarray(new, dtype=np.int16)).astype(np.float32) - self.values_lsb)
+
+    def _stored(self, codes: np.ndarray) -> np.ndarray:
+        """`codes` (replicas x words, int16) with the bits that each replica lacks (removed LSBs) cleared."""
+        out = codes.copy()
+        for r, policy in enumerate(self.policies):
+            if policy.removed_lsbs:
+                out[r] &= np.int16(np.uint16(policy.stored_mask).view(np.int16))
+        return out
 
     def add_lsb(self, delta: np.ndarray, ranges: np.ndarray | None = None) -> None:
         """Read, add `delta` (LSB units, float32, replicas x words), round, saturate, write.
@@ -326,20 +329,15 @@ class ApproximateMemory:
         """
         if delta.shape != self.shape or delta.dtype != np.float32:
             raise ParameterError(f"delta must be float32 of shape {self.shape}")
-        n = self._n_words
-        words = self._update_ranges(ranges)
-        for r in range(delta.shape[0]):
-            step = 1 << self.policies[r].removed_lsbs
-            round_and_store(delta[r], self._mirror[r], self._codes[r, :n], self._diff, words[r], step, CODE_MIN,
-                            CODE_MAX + 1 - step)
-            self._fail(r, words[r])
+        write_words(delta, self._mirror, self._update_ranges(ranges), self._steps, self._lane_rows, self._n_lanes,
+                    self._mean_gaps, self._states, self._lane_counts, self.word_writes, TABLES)
         self.write_calls += 1
 
     def _update_ranges(self, ranges: np.ndarray | Sequence | None) -> np.ndarray:
         """Validated word ranges per replica (R, k, 2), widened and merged (see `normalize_ranges`)."""
         n_rep, n = self.shape
         if ranges is None:
-            return np.broadcast_to(self._all_words, (n_rep, 1, 2))
+            return self._all_words
         arr = np.asarray(ranges, dtype=np.int64)
         if arr.ndim == 2:
             arr = np.broadcast_to(arr, (n_rep, *arr.shape))
@@ -348,52 +346,6 @@ class ApproximateMemory:
         if arr.size and (arr.min() < 0 or arr.max() > n):
             raise ParameterError(f"ranges must lie within 0..{n}")
         return normalize_ranges(np.ascontiguousarray(arr), n)
-
-    def _fail(self, r: int, blocks: np.ndarray) -> None:
-        """Revert replica r's failing changed bits in word ranges `blocks` (`self._diff` holds them); count them."""
-        lanes = self._lanes[r]
-        codes64 = self._codes[r].view(np.uint64)
-        diff64 = self._diff.view(np.uint64)
-        intended64 = codes64.copy() if self.policies[r].directional else diff64  # diff64: read, never used
-        for lane, params in enumerate(self._lane_params[r]):
-            bits, words = count_lane(diff64, intended64, blocks, params, self._counts8)
-            self._lane_counts[r][lane] += bits
-            rate = float(lanes.sparse_rate[lane])
-            if lanes.n_digits[lane] or lanes.flip[lane]:
-                mark_blocks, mark_ranks = self._marks(r, rate, bits, blocks)
-                fail_dense(diff64, intended64, codes64, self._mirror[r], blocks, params, self._counts8, mark_blocks,
-                           mark_ranks, self._streams[r])
-            else:  # every mark is a failure, reverted as it is found
-                self._marks(r, rate, bits, blocks, apply_to=(diff64, intended64, codes64, self._mirror[r], params))
-        self.word_writes[r] += words
-
-    def _marks(self, r: int, rate: float, lane_bits: int, words: np.ndarray,
-               apply_to: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(block, rank) of the sparse marks among `lane_bits` lane bits (after `count_lane`).
-
-        With `apply_to` (see `find_marks`) the marks are reverted as they are found and nothing is returned.
-        """
-        if rate <= 0.0 or lane_bits == 0:
-            return _NO_MARKS, _NO_MARKS
-        n = int(1.2 * -math.expm1(-rate) * lane_bits) + 64  # enough for one batch, nearly always
-        if self._exps.size < n + 1:
-            self._exps = np.empty(2 * n + 1)
-            self._mark_blocks, self._mark_ranks = np.empty(2 * n, dtype=np.int64), np.empty(2 * n, dtype=np.int64)
-        exps = self._exps[: n + 1]
-        exps[0] = 1.0 / rate
-        progress = np.zeros(4, dtype=np.int64)
-        found_blocks, found_ranks = [], []
-        while progress[0] < words.shape[0]:
-            self._marks_rngs[r].standard_exponential(out=exps[1:])
-            found = find_marks(words, self._counts8, exps, progress, self._mark_blocks, self._mark_ranks, apply_to)
-            if apply_to is None:
-                found_blocks.append(self._mark_blocks[:found].copy())
-                found_ranks.append(self._mark_ranks[:found].copy())
-        if apply_to is not None:
-            return _NO_MARKS, _NO_MARKS
-        if len(found_blocks) == 1:
-            return found_blocks[0], found_ranks[0]
-        return np.concatenate(found_blocks), np.concatenate(found_ranks)
 
     def statistics(self, replica: int) -> dict:
         """Counts accumulated so far for one replica (feeds the energy accounting)."""
@@ -416,14 +368,11 @@ class ApproximateMemory:
         }
 
 
-def _replica_streams(seed: np.random.SeedSequence | int) -> tuple[np.random.Generator, np.ndarray]:
-    """A replica's generator of sparse marks and its SplitMix64 state (dense words), from its seed.
+def _lane_streams(seed: np.random.SeedSequence | int, n_lanes: int) -> np.ndarray:
+    """The SplitMix64 states of a replica's lanes (uint64 each, advanced in place by the write), from its seed.
 
-    Children are derived by spawn key, not `spawn()`, so the caller's SeedSequence is left as it was.
+    Derived from a child by spawn key, not `spawn()`, so the caller's SeedSequence is left as it was.
     """
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
-    marks, words = (np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + (k,)) for k in range(2))
-    return np.random.default_rng(marks), words.generate_state(1, dtype=np.uint64)
-
-
-_NO_MARKS = np.empty(0, dtype=np.int64)
+    child = np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + (0,))
+    return child.generate_state(n_lanes, dtype=np.uint64)

@@ -279,7 +279,6 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
     order_rngs = [np.random.default_rng(replica_seeds(config.base_seed, s)[1]) for _, s in pairs]
     n_train = x_train.shape[0]
     steps = n_train // config.batch_size
-    span_first, span_stop = layout.input_span(x_train)  # per image, for the write ranges
     delta = np.empty((n_rep, layout.n_params), dtype=np.float32)
     history = np.zeros((n_rep, config.epochs))
     bar = None
@@ -292,12 +291,13 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
         orders = np.stack([rng.permutation(n_train) for rng in order_rngs])
         for step in range(steps):
             idx = orders[:, step * config.batch_size : (step + 1) * config.batch_size]
+            x_batch = x_train[idx]
             current = params if memory is None else memory.values_lsb
-            gradient_step(layout, current, scale, x_train[idx], y_train[idx], config.learning_rate, delta, config.output)
+            gradient_step(layout, current, scale, x_batch, y_train[idx], config.learning_rate, delta, config.output)
             if memory is None:
                 params += delta
             else:
-                memory.add_lsb(delta, layout.update_ranges(span_first[idx], span_stop[idx]))
+                memory.add_lsb(delta, layout.update_ranges(x_batch))
             report += 1
             if report == 200 or step == steps - 1:
                 if bar is not None:

@@ -1,3 +1,4 @@
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -218,33 +219,48 @@ def test_bad_ranges():
         mem.add_lsb(delta, np.zeros((2, 3, 2), dtype=np.int64))
 
 
-def test_find_marks_resumes_with_new_draws():
-    """Marks found in small batches (the scan stopping and resuming) equal those of one large batch."""
-    from pyspice_mram.memory_kernels import find_marks
+def test_failures_of_a_sparse_lane_are_spaced_geometrically():
+    """Across chunks and batches of marks, the gaps between failing bits (in scan order) are Geometric(q)."""
+    q = 0.02
+    old, new, stored = _write_complement(BitErrorPolicy.uniform(q), seed=4, n=60000)
+    failed = (~(stored ^ old)).astype(np.uint64)  # every bit changed: failed bits are those still old
+    ordinals = np.flatnonzero(((failed[:, None] >> np.arange(16, dtype=np.uint64)) & np.uint64(1)).ravel())
+    gaps = np.diff(ordinals)
+    edges = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, np.inf])
+    expected = gaps.size * ((1 - q) ** (edges[:-1] - 1) - (1 - q) ** (edges[1:] - 1))
+    observed = np.histogram(gaps, bins=edges)[0]
+    assert stats.chisquare(observed, expected).pvalue > 1e-4
+    assert stats.binomtest(ordinals.size, 16 * 60000, q).pvalue > 1e-4
 
-    rng = np.random.default_rng(2)
-    counts8 = rng.integers(0, 20, 4096).astype(np.uint8)
-    words = np.array([[0, 4096], [8192, 16384]], dtype=np.int64)
-    counts8[1024:2048] = 0  # blocks between the ranges are never read
-    total = int(counts8[:1024].sum() + counts8[2048:4096].sum())
-    exps = rng.standard_exponential(3000)
-    rate = -np.log1p(-0.02)
 
-    def marks(batch):
-        progress, out_blocks, out_ranks, used = np.zeros(4, dtype=np.int64), [], [], 0
-        while progress[0] < words.shape[0]:
-            chunk = np.concatenate(([1.0 / rate], exps[used : used + batch]))
-            blocks, ranks = np.empty(batch, np.int64), np.empty(batch, np.int64)
-            found = find_marks(words, counts8, chunk, progress, blocks, ranks, None)
-            used += found
-            out_blocks.append(blocks[:found])
-            out_ranks.append(ranks[:found])
-        return np.concatenate(out_blocks), np.concatenate(out_ranks)
+def test_ziggurat_draws_are_standard_exponential():
+    from pyspice_mram.memory_kernels import TABLES, _exponential
 
-    big_blocks, big_ranks = marks(2999)
-    small_blocks, small_ranks = marks(7)
-    np.testing.assert_array_equal(big_blocks, small_blocks)
-    np.testing.assert_array_equal(big_ranks, small_ranks)
-    assert np.all(big_ranks < counts8[big_blocks]) and np.all(np.diff(big_blocks) >= 0)
-    assert np.all((big_blocks < 1024) | (big_blocks >= 2048))
-    assert abs(big_blocks.size - 0.02 * total) < 5 * np.sqrt(0.02 * total)
+    @numba.njit
+    def draws(state, n, tables):
+        out = np.empty(n)
+        for i in range(n):
+            out[i] = _exponential(state, tables)
+        return out
+
+    x = draws(np.array([12345], dtype=np.uint64), 400_000, TABLES)
+    assert stats.kstest(x, "expon").pvalue > 1e-3
+    tail = 7.69711747013104972  # the base layer's tail, drawn separately
+    assert stats.binomtest(int(np.sum(x > tail)), x.size, np.exp(-tail)).pvalue > 1e-3
+    assert x.min() >= 0.0
+
+
+def test_nth_set_bit_matches_a_reference():
+    from pyspice_mram.memory_kernels import TABLES, _nth_set_bit
+
+    @numba.njit
+    def nth(x, n, table):
+        return _nth_set_bit(x, n, table)
+
+    rng = np.random.default_rng(6)
+    words = [np.uint64(1), np.uint64(2**63), np.uint64(2**64 - 1)]
+    words += [np.uint64(w) for w in rng.integers(0, 2**63, 40, dtype=np.int64) * 2 + 1]
+    for w in words:
+        bits = [b for b in range(64) if int(w) >> b & 1]
+        for n, b in enumerate(bits):
+            assert int(nth(w, n, TABLES[3])) == 1 << b
