@@ -1,6 +1,6 @@
 """Compiled write of the approximate memory: round, store and fail, chunk by chunk, in one call.
 
-Why compiled. A training step writes ~240k words per replica, and float training spends only ~0.5 ms
+Why compiled. A training step updates up to ~240k words per replica, and float training spends only ~0.5 ms
 per step; NumPy needs ~10 whole-array passes plus scattered failure draws for the same write (4x the
 float step at BER 1 %). Here a write visits its word ranges in chunks of `CHUNK` words that stay in
 the L1 cache: a vectorised pass rounds the chunk into a local buffer of codes and stores it, a
@@ -9,9 +9,10 @@ works per failing bit (sparse lanes) or per block with changed bits (dense lanes
 slot. The memory itself is one float32 array of integer codes (exact below 2^24), the array the
 network reads; the int16 codes exist only inside a chunk.
 
-Measured on the 2-core machine, per replica and training step (~110k words written, 410k changed
-bits): rounding and counting ~50 us; at BER 1 % the ~4k sparse failures cost ~27 ns each (drawing
-the gap, locating the bit, storing). What did not pay: a reduction inside the rounding loop (it
+Measured on the 2-core machine, per replica and training step early in training (~110k words in
+the write ranges, 410k changed bits): rounding and counting ~50-75 us; at BER 1 % the ~4k sparse
+failures cost ~27 ns each in isolation, ~45 ns within training (drawing the gap, locating the bit,
+storing). What did not pay: a reduction inside the rounding loop (it
 halves that loop's speed: the changed words are counted with the bits instead), one loop per mark
 (mispredicted branches wait for the exponential draw: the marks are drawn, located and failed in
 three branch-free loops), and global arrays in compiled code (slower than arrays passed in).
@@ -241,7 +242,7 @@ def _fail_marks(diff64, intended64, codes64, mirror, counts8, first_block, lane,
     then their blocks are found by a branch-free binary search of the blocks' first lane-bit
     ordinals (`starts`, one entry per block of a whole chunk) into `found`[1]; then each
     marked bit (`_nth_set_bit`) is failed. Three loops without data-dependent branches: neither the
-    draws nor mispredicted branches hold up the others (~25 % faster than one loop per mark).
+    draws nor mispredicted branches hold up the others (~15 % faster than one loop per mark).
     """
     total = 0
     for j in range(counts8.size):  # first lane-bit ordinal of each block
