@@ -263,8 +263,8 @@ class ApproximateMemory:
         self._groups = [p.groups() for p in self.policies]
         self._n_words = n_words
         padded = -(-n_words // 32) * 32  # whole groups of 8 blocks of 4 words
-        self._mirror = np.zeros((n_rep, padded), dtype=np.float32)  # the padding words stay 0
-        self._mirror[:, :n_words] = self._stored(codes)
+        self._values = np.zeros((n_rep, padded), dtype=np.float32)  # the padding words stay 0
+        self._values[:, :n_words] = self._stored(codes)
         # the compiled write's view of the policies: lanes stacked per replica, zero-padded
         self._n_lanes = np.array([len(lanes.ber) for lanes in self._lanes], dtype=np.int64)
         width = int(self._n_lanes.max())
@@ -285,17 +285,17 @@ class ApproximateMemory:
     # --- reading ----------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
-        return (self._mirror.shape[0], self._n_words)
+        return (self._values.shape[0], self._n_words)
 
     @property
     def codes(self) -> np.ndarray:
         """The stored codes as int16 (a copy)."""
-        return self._mirror[:, : self._n_words].astype(np.int16)
+        return self._values[:, : self._n_words].astype(np.int16)
 
     @property
     def values_lsb(self) -> np.ndarray:
         """The codes as float32 (read-only), in LSB units."""
-        view = self._mirror[:, : self._n_words]
+        view = self._values[:, : self._n_words]
         view.flags.writeable = False
         return view
 
@@ -329,7 +329,7 @@ class ApproximateMemory:
         """
         if delta.shape != self.shape or delta.dtype != np.float32:
             raise ParameterError(f"delta must be float32 of shape {self.shape}")
-        write_words(delta, self._mirror, self._update_ranges(ranges), self._steps, self._lane_rows, self._n_lanes,
+        write_words(delta, self._values, self._update_ranges(ranges), self._steps, self._lane_rows, self._n_lanes,
                     self._mean_gaps, self._states, self._lane_counts, self.word_writes, TABLES)
         self.write_calls += 1
 

@@ -81,7 +81,7 @@ def _popcount(typingctx, x):
 
 
 CHUNK = 1024
-"""Words per chunk: the chunk's delta, mirror words, codes and changed bits (~12 kB) stay in L1 while its lanes fail."""
+"""Words per chunk: the chunk's delta, stored values, codes and changed bits (~12 kB) stay in L1 while its lanes fail."""
 
 
 @numba.njit(cache=True)
@@ -110,24 +110,24 @@ def normalize_ranges(ranges, n_words) -> np.ndarray:
 
 
 @numba.njit(cache=True, inline="always")
-def _round_loop(delta, mirror, codes, diff, inv, step, lo, hi) -> None:
+def _round_loop(delta, values, codes, diff, inv, step, lo, hi) -> None:
     for i in range(delta.size):  # branch-free, no reduction (a sum here halves the speed): vectorises
-        old = np.int16(mirror[i])
-        s = np.rint((mirror[i] + delta[i]) * inv) * step
+        old = np.int16(values[i])
+        s = np.rint((values[i] + delta[i]) * inv) * step
         s = min(max(s, lo), hi)
         new = np.int16(s)
         diff[i] = np.uint16(old ^ new)
         codes[i] = new
-        mirror[i] = s
+        values[i] = s
 
 
 @numba.njit(cache=True)
-def _round_chunk(delta, mirror, codes, diff, inv, step, lo, hi) -> None:
-    """codes <- clip(rint((mirror + delta) / step) * step); diff <- old ^ new; mirror <- new."""
+def _round_chunk(delta, values, codes, diff, inv, step, lo, hi) -> None:
+    """codes <- clip(rint((values + delta) / step) * step); diff <- old ^ new; values <- new."""
     if step == 1.0:  # every bit stored: the compiler drops the two multiplications by 1 (exact)
-        _round_loop(delta, mirror, codes, diff, np.float32(1.0), np.float32(1.0), lo, hi)
+        _round_loop(delta, values, codes, diff, np.float32(1.0), np.float32(1.0), lo, hi)
     else:
-        _round_loop(delta, mirror, codes, diff, inv, step, lo, hi)
+        _round_loop(delta, values, codes, diff, inv, step, lo, hi)
 
 
 def _nth_bit_of_byte() -> np.ndarray:
@@ -225,15 +225,15 @@ def _gap(state: np.ndarray, mean_gap: float, tables) -> int:
 
 
 @numba.njit(cache=True, inline="always")
-def _store(codes64, mirror, j, first_block, updated) -> None:
-    """Write block j of the chunk (starting at block `first_block`) and its 4 mirror words."""
+def _store(codes64, values, j, first_block, updated) -> None:
+    """Write block j of the chunk (starting at block `first_block`) and its 4 stored values."""
     codes64[j] = updated
     for w in range(4):
-        mirror[4 * (first_block + j) + w] = np.float32(np.int16((updated >> np.uint64(16 * w)) & _WORD))
+        values[4 * (first_block + j) + w] = np.float32(np.int16((updated >> np.uint64(16 * w)) & _WORD))
 
 
 @numba.njit(cache=True)
-def _fail_marks(diff64, intended64, codes64, mirror, counts8, first_block, lane, mean_gap, state, to_mark, tables,
+def _fail_marks(diff64, intended64, codes64, values, counts8, first_block, lane, mean_gap, state, to_mark, tables,
                 starts, found) -> int:
     """Fail the marked lane bits of a chunk (a lane with only a sparse part).
 
@@ -266,12 +266,12 @@ def _fail_marks(diff64, intended64, codes64, mirror, counts8, first_block, lane,
         for m in range(n_found):
             o, j = found[0, m], found[1, m]
             sel = _lane_bits(diff64[j], intended64[j], lane[0], lane[1], lane[2])
-            _store(codes64, mirror, j, first_block, codes64[j] ^ _nth_set_bit(sel, o - starts[j], tables[3]))
+            _store(codes64, values, j, first_block, codes64[j] ^ _nth_set_bit(sel, o - starts[j], tables[3]))
     return ordinal - total + 1
 
 
 @numba.njit(cache=True)
-def _fail_blocks(diff64, intended64, codes64, mirror, counts8, first_block, lane, mean_gap, state, to_mark, tables) -> int:
+def _fail_blocks(diff64, intended64, codes64, values, counts8, first_block, lane, mean_gap, state, to_mark, tables) -> int:
     """Fail the lane bits of a chunk drawn per block: dyadic part, marks (see `_fail_marks`), complement."""
     any_direction, invert, mask, flip = lane[0], lane[1], lane[2], lane[3]
     digits, n_digits = np.int64(lane[4]), np.int64(lane[5])
@@ -289,17 +289,17 @@ def _fail_blocks(diff64, intended64, codes64, mirror, counts8, first_block, lane
             to_mark += _gap(state, mean_gap, tables)
         to_mark -= n_lane
         fail = (success ^ flip) & sel
-        _store(codes64, mirror, j, first_block, codes64[j] ^ fail)  # no branch: fail is random
+        _store(codes64, values, j, first_block, codes64[j] ^ fail)  # no branch: fail is random
     return to_mark
 
 
 @numba.njit(cache=True)
-def write_words(delta, mirror, ranges, steps, lanes, n_lanes, mean_gaps, states, lane_bits, word_writes, tables) -> None:
+def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states, lane_bits, word_writes, tables) -> None:
     """Add `delta` to the stored words in `ranges`, round, store, and fail the changed bits, replica by replica.
 
-    `mirror` (R x words padded to whole groups of 32, float32 integer codes) is the memory. For
+    `values` (R x words padded to whole groups of 32, float32 integer codes) is the memory. For
     replica r, on the words of `ranges[r]` (int64 rows [start, stop), whole groups, see
-    `normalize_ranges`), the stored value becomes clip(rint((mirror + delta) / step) * step) in the
+    `normalize_ranges`), the stored value becomes clip(rint((values + delta) / step) * step) in the
     int16 range, with `delta` float32 in LSB units and `step` = `steps[r]` the grid of stored bits
     (2^removed_lsbs). Its lane l < n_lanes[r] (`lanes[r, l]` = any direction, invert, mask, flip,
     digits, n_digits; `mean_gaps[r, l]` = 1 / -ln(1 - q), 0 for no sparse part) then fails its
@@ -317,7 +317,7 @@ def write_words(delta, mirror, ranges, steps, lanes, n_lanes, mean_gaps, states,
     starts = np.empty(CHUNK // 4, dtype=np.int64)  # scratch of the sparse marks
     found = np.empty((2, 64), dtype=np.int64)  # a batch of marks: lane-bit ordinals, blocks
     to_mark = np.empty(lanes.shape[1], dtype=np.int64)  # per lane: lane bits up to the next mark (1: the next)
-    for rep in range(mirror.shape[0]):
+    for rep in range(values.shape[0]):
         step = np.float32(steps[rep])
         inv, lo, hi = np.float32(1.0) / step, np.float32(-32768.0), np.float32(32768.0) - step
         directional = False
@@ -330,7 +330,7 @@ def write_words(delta, mirror, ranges, steps, lanes, n_lanes, mean_gaps, states,
             for start in range(ranges[rep, r, 0], ranges[rep, r, 1], CHUNK):
                 stop = min(start + CHUNK, ranges[rep, r, 1])
                 n = stop - start
-                _round_chunk(delta[rep, start:stop], mirror[rep, start:stop], codes[:n], diff[:n], inv, step, lo, hi)
+                _round_chunk(delta[rep, start:stop], values[rep, start:stop], codes[:n], diff[:n], inv, step, lo, hi)
                 n_blocks = (n + 31) // 32 * 8  # whole groups; the words past `stop` (padding) do not change
                 diff[n : 4 * n_blocks] = 0
                 codes[n : 4 * n_blocks] = 0
@@ -353,8 +353,8 @@ def write_words(delta, mirror, ranges, steps, lanes, n_lanes, mean_gaps, states,
                     if sparse_only and to_mark[lane] > n_lane:  # no mark in this chunk
                         to_mark[lane] -= n_lane
                     elif sparse_only:
-                        to_mark[lane] = _fail_marks(diff64, intent, codes64, mirror[rep], counts8[:n_blocks], first,
+                        to_mark[lane] = _fail_marks(diff64, intent, codes64, values[rep], counts8[:n_blocks], first,
                                                     params, mean_gap, state, to_mark[lane], tables, starts, found)
                     else:
-                        to_mark[lane] = _fail_blocks(diff64, intent, codes64, mirror[rep], counts8[:n_blocks], first,
+                        to_mark[lane] = _fail_blocks(diff64, intent, codes64, values[rep], counts8[:n_blocks], first,
                                                      params, mean_gap, state, to_mark[lane], tables)
