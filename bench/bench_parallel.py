@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pyspice_mram.checkpoint import RunStore
-from pyspice_mram.sweep import run_sweep
-from pyspice_mram.sweep_config import load_config
+from pyspice_mram.sweeps.checkpoint import RunStore
+from pyspice_mram.sweeps.runner import run_sweep
+from pyspice_mram.sweeps.config import load_config
 
 
 def timed_run(config, out: Path, jobs: int) -> float:

@@ -9,37 +9,37 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .calibration import calibrate_precessional, default_switching_law, paper_calibration
-from .device import PAPER_DEVICE, MTJParameters
+from .device.calibration import calibrate_precessional, default_switching_law, paper_calibration
+from .device.parameters import PAPER_DEVICE, MTJParameters
 from .errors import ConfigError, DataError, OutputExistsError, ParameterError, SimulatorError, UserError
-from .switching import GammaSwitchingTime, PrecessionalThermalSwitching, SwitchingLaw, TabulatedSwitching
+from .device.switching import GammaSwitchingTime, PrecessionalThermalSwitching, SwitchingLaw, TabulatedSwitching
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported lazily)
 _LAZY = {
-    "WriteCircuit": "circuit",
-    "CircuitConditions": "circuit",
-    "CircuitSample": "circuit",
-    "nominal_write_energy": "write_energy",
-    "brute_force_write": "bruteforce",
-    "FrozenWrite": "hybrid",
-    "write_curve": "hybrid",
-    "load_config": "sweep_config",
-    "run_sweep": "sweep",
-    "build_table": "tables",
-    "write_table": "tables",
-    "load_table": "tables",
-    "sweep_curves": "tables",
-    "calibrate_intrinsic_spread": "tables",
-    "load_mnist": "mnist",
-    "BitErrorPolicy": "memory",
-    "ApproximateMemory": "memory",
-    "QFormat": "fixedpoint",
-    "TrainingConfig": "training",
-    "train": "training",
-    "BitEnergyModel": "bit_energy",
-    "run_paper": "paper",
+    "WriteCircuit": "circuit.write_circuit",
+    "CircuitConditions": "circuit.write_circuit",
+    "CircuitSample": "circuit.write_circuit",
+    "nominal_write_energy": "circuit.write_energy",
+    "brute_force_write": "circuit.bruteforce",
+    "FrozenWrite": "circuit.hybrid",
+    "write_curve": "circuit.hybrid",
+    "load_config": "sweeps.config",
+    "run_sweep": "sweeps.runner",
+    "build_table": "sweeps.tables",
+    "write_table": "sweeps.tables",
+    "load_table": "sweeps.tables",
+    "sweep_curves": "sweeps.tables",
+    "calibrate_intrinsic_spread": "sweeps.tables",
+    "load_mnist": "training.mnist",
+    "BitErrorPolicy": "training.memory",
+    "ApproximateMemory": "training.memory",
+    "QFormat": "training.fixedpoint",
+    "TrainingConfig": "training.train",
+    "train": "training.train",
+    "BitEnergyModel": "training.bit_energy",
+    "run_paper": "report.paper",
 }
 
 

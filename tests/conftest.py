@@ -27,6 +27,6 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
     """Loaded, checksum-verified MNIST (loaded once per session)."""
-    from pyspice_mram.mnist import load_folder
+    from pyspice_mram.training.mnist import load_folder
 
     return load_folder(mnist_dir)

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyspice_mram.bit_energy import BitEnergyModel, analytic_energy_j
-from pyspice_mram.calibration import default_switching_law
+from pyspice_mram.training.bit_energy import BitEnergyModel, analytic_energy_j
+from pyspice_mram.device.calibration import default_switching_law
 from pyspice_mram.errors import DataError, ParameterError
 
 
@@ -20,7 +20,7 @@ def test_analytic_energy_bounds():
     law = default_switching_law()
     t = law.pulse_for_ber(1e-10, 2.0)
     v = 2.0 * 0.190
-    from pyspice_mram.device import PAPER_DEVICE
+    from pyspice_mram.device.parameters import PAPER_DEVICE
 
     r_p, r_ap = PAPER_DEVICE.r_p_ohm, PAPER_DEVICE.r_ap_ohm(v)
     for d in ("p2ap", "ap2p"):
@@ -70,8 +70,8 @@ def test_table_refusals():
 
 
 def test_energy_report_accountings():
-    from pyspice_mram.memory import BitErrorPolicy
-    from pyspice_mram.training import energy_report
+    from pyspice_mram.training.memory import BitErrorPolicy
+    from pyspice_mram.training.train import energy_report
 
     m = BitEnergyModel.from_analytic()
     e = m.energy_per_bit_j

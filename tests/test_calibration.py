@@ -1,7 +1,7 @@
 import pytest
 
 from pyspice_mram import default_switching_law, paper_calibration
-from pyspice_mram.calibration import PAPER_ANCHORS, PaperAnchors, calibrate_precessional
+from pyspice_mram.device.calibration import PAPER_ANCHORS, PaperAnchors, calibrate_precessional
 
 
 def test_analytic_paper_anchors():

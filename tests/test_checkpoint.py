@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from pyspice_mram.atomic import atomic_write_bytes
-from pyspice_mram.checkpoint import MANIFEST, RunStore, sha256_file
+from pyspice_mram.sweeps.checkpoint import MANIFEST, RunStore, sha256_file
 from pyspice_mram.errors import DataError
-from pyspice_mram.sweep import run_sweep
-from pyspice_mram.tables import build_table, load_run
+from pyspice_mram.sweeps.runner import run_sweep
+from pyspice_mram.sweeps.tables import build_table, load_run
 from test_sweep import analytic_config, per_sample
 
 

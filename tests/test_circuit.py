@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pyspice_mram import paths
-from pyspice_mram.circuit import (
+from pyspice_mram.circuit.write_circuit import (
     DIRECTIONS,
     SUPPLIES,
     CircuitConditions,

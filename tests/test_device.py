@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pyspice_mram import PAPER_DEVICE, MTJParameters, ParameterError
-from pyspice_mram.device import STATE_AP, STATE_P
+from pyspice_mram.device.parameters import STATE_AP, STATE_P
 
 
 def test_paper_resistances():

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyspice_mram.errors import ParameterError
-from pyspice_mram.fixedpoint import CODE_MAX, CODE_MIN, QFormat
+from pyspice_mram.training.fixedpoint import CODE_MAX, CODE_MIN, QFormat
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pyspice_mram import PAPER_DEVICE, ParameterError, default_switching_law
-from pyspice_mram.hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
+from pyspice_mram.circuit.hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
 
 V_PULSE = 2.0 * PAPER_DEVICE.critical_voltage_v
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pyspice_mram.calibration import default_switching_law
-from pyspice_mram.device import PAPER_DEVICE, STATE_AP, STATE_P
+from pyspice_mram.device.calibration import default_switching_law
+from pyspice_mram.device.parameters import PAPER_DEVICE, STATE_AP, STATE_P
 from pyspice_mram.errors import ParameterError
-from pyspice_mram.macromodel import (
+from pyspice_mram.device.macromodel import (
     SUBCKT_PARAMETERS,
     device_parameters,
     draw_thresholds,
@@ -20,7 +20,7 @@ from pyspice_mram.macromodel import (
     render_mtj_library,
 )
 from pyspice_mram.paths import spice_model
-from pyspice_mram.switching import TabulatedSwitching
+from pyspice_mram.device.switching import TabulatedSwitching
 
 LAW = default_switching_law()
 VC = PAPER_DEVICE.critical_voltage_v
@@ -33,7 +33,7 @@ INTERFACE = (
 @pytest.fixture(scope="module")
 def ngspice():
     from pyspice_mram.errors import SimulatorError
-    from pyspice_mram.ngspice import NgSpice
+    from pyspice_mram.circuit.ngspice import NgSpice
 
     try:
         return NgSpice.session()
@@ -62,14 +62,14 @@ def crossing_time(t: np.ndarray, s: np.ndarray, level: float = 0.5, rising: bool
 # --- generated files and pure-Python parts -----------------------------------------------------------------
 def test_shipped_library_is_in_sync_with_generator():
     assert spice_model("mtj.lib").read_text() == render_mtj_library(), (
-        "spice_models/mtj.lib is stale: python -m pyspice_mram.macromodel > spice_models/mtj.lib"
+        "spice_models/mtj.lib is stale: python -m pyspice_mram.device.macromodel > spice_models/mtj.lib"
     )
 
 
 def test_subckt_interface_is_the_agreed_one():
     text = render_mtj_library()
     assert INTERFACE in text.splitlines()
-    assert "python -m pyspice_mram.macromodel > spice_models/mtj.lib" in text
+    assert "python -m pyspice_mram.device.macromodel > spice_models/mtj.lib" in text
     params = re.findall(r"(\w+)=", text[text.index(INTERFACE) :].split("\n.param")[0])
     assert tuple(params) == SUBCKT_PARAMETERS
 

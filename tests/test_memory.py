@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from pyspice_mram.errors import ParameterError
-from pyspice_mram.memory import ApproximateMemory, BitErrorPolicy, Lanes
+from pyspice_mram.training.memory import ApproximateMemory, BitErrorPolicy, Lanes
 
 N = 40000
 
@@ -234,7 +234,7 @@ def test_failures_of_a_sparse_lane_are_spaced_geometrically():
 
 
 def test_ziggurat_draws_are_standard_exponential():
-    from pyspice_mram.memory_kernels import TABLES, _exponential
+    from pyspice_mram.training.memory_kernels import TABLES, _exponential
 
     @numba.njit
     def draws(state, n, tables):
@@ -251,7 +251,7 @@ def test_ziggurat_draws_are_standard_exponential():
 
 
 def test_nth_set_bit_matches_a_reference():
-    from pyspice_mram.memory_kernels import TABLES, _nth_set_bit
+    from pyspice_mram.training.memory_kernels import TABLES, _nth_set_bit
 
     @numba.njit
     def nth(x, n, table):

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from pyspice_mram import mnist as mn
+from pyspice_mram.training import mnist as mn
 from pyspice_mram.errors import DataError
 
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from pyspice_mram import ngspice
+from pyspice_mram.circuit import ngspice
 from pyspice_mram.errors import SimulatorError
-from pyspice_mram.ngspice import NgSpice, _vector_key, find_library, format_value
+from pyspice_mram.circuit.ngspice import NgSpice, _vector_key, find_library, format_value
 
 RC_DECK = """* RC step response
 .param rval=1k cval=1p

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from pyspice_mram.cli import main
-from pyspice_mram.paper import run_paper
-from pyspice_mram.paper_report import PAPER_QUANTITIES, compare_to_paper
-from pyspice_mram.sweep_config import load_config, to_toml
-from pyspice_mram.training import TrainingConfig
+from pyspice_mram.report.paper import run_paper
+from pyspice_mram.report.paper_report import PAPER_QUANTITIES, compare_to_paper
+from pyspice_mram.sweeps.config import load_config, to_toml
+from pyspice_mram.training.train import TrainingConfig
 
 FIGURES = [
     "fig1c_switching_probability", "fig1d_mean_skewness", "fig2_energy_vs_ber_log", "fig2_energy_vs_ber_linear",

@@ -19,16 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import pyspice_mram.sweep as sweep_module
-import pyspice_mram.tables as tables_module
-from pyspice_mram.checkpoint import RunStore
+import pyspice_mram.sweeps.runner as sweep_module
+import pyspice_mram.sweeps.tables as tables_module
+from pyspice_mram.sweeps.checkpoint import RunStore
 from pyspice_mram.cli import main
 from pyspice_mram.errors import DataError, SimulatorError
-from pyspice_mram.fixedpoint import CODE_MAX, CODE_MIN, QFormat
-from pyspice_mram.memory import ApproximateMemory, BitErrorPolicy
-from pyspice_mram.sweep import run_sweep
-from pyspice_mram.sweep_config import to_toml
-from pyspice_mram.tables import load_table, write_table
+from pyspice_mram.training.fixedpoint import CODE_MAX, CODE_MIN, QFormat
+from pyspice_mram.training.memory import ApproximateMemory, BitErrorPolicy
+from pyspice_mram.sweeps.runner import run_sweep
+from pyspice_mram.sweeps.config import to_toml
+from pyspice_mram.sweeps.tables import load_table, write_table
 
 from sweep_helpers import sigkill_sweep_after_first_chunk
 from test_sweep import analytic_config, failing_factory, per_sample
@@ -78,7 +78,7 @@ def table_file(run_dir, tmp_path_factory) -> Path:
 
 
 def ngspice_available() -> bool:
-    from pyspice_mram.ngspice import find_library
+    from pyspice_mram.circuit.ngspice import find_library
 
     try:
         find_library()
@@ -143,7 +143,7 @@ def test_a_model_card_ngspice_rejects_is_one_line_for_write_and_sweep(tmp_path, 
 
 
 def test_missing_netlist_or_include_is_a_data_error(tmp_path):
-    from pyspice_mram.circuit import CircuitConditions, WriteCircuit
+    from pyspice_mram.circuit.write_circuit import CircuitConditions, WriteCircuit
 
     with pytest.raises(DataError, match="no_such.cir") as info:
         WriteCircuit(CircuitConditions(netlist="no_such.cir"))
@@ -330,7 +330,7 @@ def test_broken_mnist_files_are_one_line_with_no_output(mnist_dir, tmp_path, cap
 
 def test_mnist_loader_names_truncation_and_magic(tmp_path):
     """With the checksum check off (as for a user's own IDX files) the parser itself names the fault."""
-    from pyspice_mram import mnist as mn
+    from pyspice_mram.training import mnist as mn
 
     folder = tmp_path / "m"
     folder.mkdir()
@@ -378,9 +378,9 @@ def test_train_refuses_a_ber_outside_the_table_before_training(table_file, mnist
 
 
 def test_lookup_outside_the_table_range_is_refused(table_file):
-    from pyspice_mram.bit_energy import BitEnergyModel
+    from pyspice_mram.training.bit_energy import BitEnergyModel
     from pyspice_mram.errors import ParameterError
-    from pyspice_mram.tables import lookup
+    from pyspice_mram.sweeps.tables import lookup
 
     df = load_table(table_file)
     with pytest.raises(ParameterError, match="not extrapolated"):

@@ -12,13 +12,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pyspice_mram.analytic_cell import AnalyticCell, AnalyticConditions
-from pyspice_mram.checkpoint import RunStore
+from pyspice_mram.sweeps.analytic_cell import AnalyticCell, AnalyticConditions
+from pyspice_mram.sweeps.checkpoint import RunStore
 from pyspice_mram.cli import main
 from pyspice_mram.errors import ConfigError, DataError, OutputExistsError, SimulatorError
-from pyspice_mram.sweep import run_sweep
-from pyspice_mram.sweep_config import load_config, to_toml, validate
-from pyspice_mram.tables import build_table
+from pyspice_mram.sweeps.runner import run_sweep
+from pyspice_mram.sweeps.config import load_config, to_toml, validate
+from pyspice_mram.sweeps.tables import build_table
 
 from sweep_helpers import sigkill_sweep_after_first_chunk
 
@@ -189,7 +189,7 @@ def test_cli_sweep_then_table(tmp_path, capsys):
 
 def test_quick_spice_config_runs_a_few_samples(tmp_path):
     pytest.importorskip("PySpice")
-    from pyspice_mram.ngspice import find_library
+    from pyspice_mram.circuit.ngspice import find_library
 
     try:
         find_library()

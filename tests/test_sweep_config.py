@@ -6,7 +6,7 @@ import pytest
 
 from pyspice_mram.cli import main
 from pyspice_mram.errors import ConfigError
-from pyspice_mram.sweep_config import load_config, loads, resolve_config_path, validate
+from pyspice_mram.sweeps.config import load_config, loads, resolve_config_path, validate
 
 
 def test_shipped_configs_load_and_paper_matches_the_paper_setup():

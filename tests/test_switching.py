@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 
 from pyspice_mram import GammaSwitchingTime, ParameterError, PrecessionalThermalSwitching, TabulatedSwitching
-from pyspice_mram.calibration import default_switching_law
+from pyspice_mram.device.calibration import default_switching_law
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyspice_mram.calibration import default_switching_law
+from pyspice_mram.device.calibration import default_switching_law
 from pyspice_mram.errors import DataError, ParameterError
-from pyspice_mram.hybrid import write_curve
-from pyspice_mram.sweep import run_sweep
-from pyspice_mram.sweep_config import validate
-from pyspice_mram.tables import (
+from pyspice_mram.circuit.hybrid import write_curve
+from pyspice_mram.sweeps.runner import run_sweep
+from pyspice_mram.sweeps.config import validate
+from pyspice_mram.sweeps.tables import (
     REQUIRED_COLUMNS, _array_ber_at, build_table, calibrate_intrinsic_spread, load_run, load_table, lookup,
     sweep_curves, write_table,
 )

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from pyspice_mram.cli import main
-from pyspice_mram.training import TrainingConfig
+from pyspice_mram.training.train import TrainingConfig
 
 
 def test_train_json_and_refusal(mnist_dir, tmp_path, capsys):
@@ -44,8 +44,8 @@ def test_train_without_data(tmp_path, capsys):
 
 
 def test_experiment_resumes(mnist_dir, tmp_path, capsys, monkeypatch):
-    import pyspice_mram.experiments as ex
-    from pyspice_mram.memory import BitErrorPolicy
+    import pyspice_mram.training.experiments as ex
+    from pyspice_mram.training.memory import BitErrorPolicy
 
     monkeypatch.setattr(ex, "grid", lambda fig: [("float", None), ("uniform_0.01", BitErrorPolicy.uniform(0.01))])
     args = ["experiment", "fig3", "--out", str(tmp_path / "o"), "--epochs", "1", "--seeds", "2",
@@ -66,8 +66,8 @@ def test_experiment_resumes(mnist_dir, tmp_path, capsys, monkeypatch):
 
 
 def test_config_tag_separates_every_field():
-    from pyspice_mram.experiments import config_tag
-    from pyspice_mram.training import TrainingConfig
+    from pyspice_mram.training.experiments import config_tag
+    from pyspice_mram.training.train import TrainingConfig
 
     base = TrainingConfig(epochs=1, seeds=2)
     assert config_tag(base) == config_tag(TrainingConfig(epochs=1, seeds=2))
@@ -77,7 +77,7 @@ def test_config_tag_separates_every_field():
 
 
 def test_experiment_in_parallel_equals_serial(mnist, tmp_path):
-    from pyspice_mram.experiments import run_figure
+    from pyspice_mram.training.experiments import run_figure
 
     config = TrainingConfig(epochs=1, seeds=1, train_images=300)
     serial = run_figure("fig3", tmp_path / "serial", mnist, config, jobs=1)

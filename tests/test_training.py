@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from pyspice_mram.bit_energy import BitEnergyModel
+from pyspice_mram.training.bit_energy import BitEnergyModel
 from pyspice_mram.errors import ParameterError
-from pyspice_mram.memory import BitErrorPolicy
-from pyspice_mram.training import TrainingConfig, train
+from pyspice_mram.training.memory import BitErrorPolicy
+from pyspice_mram.training.train import TrainingConfig, train
 
 REDUCED = TrainingConfig(epochs=1, seeds=2, train_images=10000)
 
@@ -32,9 +32,9 @@ def test_stacking_does_not_change_a_replica(mnist):
 
 
 def test_never_updated_memory_keeps_its_initial_network(mnist):
-    from pyspice_mram.fixedpoint import QFormat
-    from pyspice_mram.mlp import accuracy
-    from pyspice_mram.training import _initial_params
+    from pyspice_mram.training.fixedpoint import QFormat
+    from pyspice_mram.training.mlp import accuracy
+    from pyspice_mram.training.train import _initial_params
 
     cfg = TrainingConfig(epochs=1, seeds=1, train_images=300)
     run = train(mnist, [BitErrorPolicy.uniform(1.0)], cfg)[0]
@@ -67,7 +67,7 @@ def test_bad_config():
 
 
 def test_default_format_holds_the_initial_weights_and_init_scale_scales_them():
-    from pyspice_mram.mlp import MLPLayout
+    from pyspice_mram.training.mlp import MLPLayout
 
     cfg = TrainingConfig()
     w = MLPLayout().init_params(np.random.default_rng(0))
@@ -83,7 +83,7 @@ def test_qformat_too_small_for_weights(mnist):
 
 def test_update_ranges_cover_every_nonzero_gradient(mnist):
     """The W1 rows left out of a mini-batch's write ranges get an exactly zero update."""
-    from pyspice_mram.mlp import MLPLayout, gradient_step
+    from pyspice_mram.training.mlp import MLPLayout, gradient_step
 
     layout = MLPLayout(784, 30, 10)
     rng = np.random.default_rng(0)
@@ -103,7 +103,7 @@ def test_update_ranges_cover_every_nonzero_gradient(mnist):
 
 
 def test_update_ranges_are_runs_of_active_inputs_and_the_output_layer():
-    from pyspice_mram.mlp import MLPLayout
+    from pyspice_mram.training.mlp import MLPLayout
 
     layout = MLPLayout(6, 2, 3)
     x = np.zeros((2, 2, 6), np.float32)

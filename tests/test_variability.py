@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from pyspice_mram.analytic_cell import AnalyticCell, AnalyticConditions
-from pyspice_mram.calibration import default_switching_law
-from pyspice_mram.hybrid import pulse_for_ber, write_curve
-from pyspice_mram.sweep_config import validate
-from pyspice_mram.variability import (
+from pyspice_mram.sweeps.analytic_cell import AnalyticCell, AnalyticConditions
+from pyspice_mram.device.calibration import default_switching_law
+from pyspice_mram.circuit.hybrid import pulse_for_ber, write_curve
+from pyspice_mram.sweeps.config import validate
+from pyspice_mram.sweeps.variability import (
     SampleDraw, corner_shifts, draw_sample, pelgrom_sigma, sample_seed, speed_sign,
 )
 

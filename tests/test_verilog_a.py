@@ -9,9 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from pyspice_mram.calibration import default_switching_law
-from pyspice_mram.device import PAPER_DEVICE, STATE_AP, STATE_P
-from pyspice_mram.macromodel import SUBCKT_PARAMETERS, device_parameters, render_mtj_library, render_verilog_a
+from pyspice_mram.device.calibration import default_switching_law
+from pyspice_mram.device.parameters import PAPER_DEVICE, STATE_AP, STATE_P
+from pyspice_mram.device.macromodel import SUBCKT_PARAMETERS, device_parameters, render_mtj_library, render_verilog_a
 from pyspice_mram.paths import spice_model
 
 verilogae = pytest.importorskip("verilogae")
@@ -37,7 +37,7 @@ def _eval(model, name: str, voltages: dict[str, np.ndarray], **params: float) ->
 
 def test_shipped_verilog_a_is_in_sync_with_generator():
     assert spice_model("mtj.va").read_text() == render_verilog_a(), (
-        "spice_models/mtj.va is stale: python -m pyspice_mram.macromodel --verilog-a > spice_models/mtj.va"
+        "spice_models/mtj.va is stale: python -m pyspice_mram.device.macromodel --verilog-a > spice_models/mtj.va"
     )
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from pyspice_mram.bruteforce import brute_force_write, run_thresholds, wilson_interval
-from pyspice_mram.circuit import DIRECTIONS, SUPPLIES, WriteCircuit
+from pyspice_mram.circuit.bruteforce import brute_force_write, run_thresholds, wilson_interval
+from pyspice_mram.circuit.write_circuit import DIRECTIONS, SUPPLIES, WriteCircuit
 from pyspice_mram.cli.write import write
 from pyspice_mram.errors import ParameterError
-from pyspice_mram.write_energy import nominal_write_energy
+from pyspice_mram.circuit.write_energy import nominal_write_energy
 
 PAPER_SAVINGS = {1e-4: 0.37, 1e-3: 0.45, 1e-2: 0.53}
 

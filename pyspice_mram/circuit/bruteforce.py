@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from .circuit import NOMINAL_SAMPLE, SUPPLIES, CircuitSample, WriteCircuit, check_direction
-from .errors import ParameterError
+from .write_circuit import NOMINAL_SAMPLE, SUPPLIES, CircuitSample, WriteCircuit, check_direction
+from ..errors import ParameterError
 from .hybrid import value_at, write_curve
-from .macromodel import draw_thresholds
+from ..device.macromodel import draw_thresholds
 
 
 def wilson_interval(failures: int, runs: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import SimulatorError
+from ..errors import SimulatorError
 
 INSTALL_HINT = "install ngspice's shared library: apt-get install ngspice libngspice0 (or set NGSPICE_LIBRARY_PATH)"
 

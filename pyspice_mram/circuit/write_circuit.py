@@ -31,13 +31,13 @@ from typing import Literal, Mapping
 import numpy as np
 from scipy import optimize
 
-from . import paths
-from .calibration import default_switching_law
-from .device import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
-from .errors import DataError, ParameterError
+from .. import paths
+from ..device.calibration import default_switching_law
+from ..device.parameters import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
+from ..errors import DataError, ParameterError
 from .hybrid import FrozenWrite
 from .ngspice import NgSpice, TransientResult
-from .switching import SwitchingLaw
+from ..device.switching import SwitchingLaw
 
 Direction = Literal["p2ap", "ap2p"]
 DIRECTIONS: tuple[str, ...] = ("p2ap", "ap2p")

@@ -19,8 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .circuit import DIRECTIONS, NOMINAL_SAMPLE, SUPPLIES, SUPPLY_LABELS, CircuitConditions, CircuitSample, WriteCircuit
-from .errors import ParameterError
+from .write_circuit import DIRECTIONS, NOMINAL_SAMPLE, SUPPLIES, SUPPLY_LABELS, CircuitConditions, CircuitSample, WriteCircuit
+from ..errors import ParameterError
 from .hybrid import WriteCurve, pulse_for_ber, value_at, write_curve
 
 REFERENCE_BER = 1e-10

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..calibration import default_switching_law
-from ..device_report import device_report
+from ..device.calibration import default_switching_law
+from ..report.device_report import device_report
 from .options import echo_json, parse_ber_list, positive_float, refuse_existing
 
 PLOT_NAMES = ("fig1c_switching_probability.png", "fig1d_mean_skewness.png")
@@ -28,7 +28,7 @@ def device(v_over_vc: float, targets: str, as_json: bool, plot_dir: Path | None)
     law = default_switching_law()
     report = device_report(law, v_over_vc, bers)
     if plot_dir is not None:
-        from ..device_plots import plot_switching_probability, plot_switching_moments
+        from ..report.device_plots import plot_switching_probability, plot_switching_moments
 
         plot_dir.mkdir(parents=True, exist_ok=True)
         report["plots"] = [

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from ..errors import OutputExistsError, ParameterError
+from ..jsonio import to_json
 
 
 def parse_ber_list(text: str, option: str = "--targets") -> list[float]:
@@ -36,24 +35,6 @@ def positive_float(value: float, option: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ParameterError(f"{option} must be a finite number > 0, got {value}")
     return value
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def to_json(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), indent=2, allow_nan=False)
 
 
 def echo_json(obj: Any) -> None:

@@ -15,7 +15,7 @@ import click
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), help="MNIST folder (IDX .gz files).")
 def paper(out_dir: Path, quick: bool, jobs: int, data_dir: Path | None) -> None:
     """Run the sweep, the tables and the training grids; write figures, paper_vs_model.csv and report.md/html."""
-    from ..paper import run_paper
+    from ..report.paper import run_paper
 
     result = run_paper(out_dir, quick=quick, jobs=jobs, data_dir=data_dir, log=lambda s: click.echo(s, err=True))
     within = int(result.comparison["within_tolerance"].sum())

@@ -24,7 +24,7 @@ def sweep(config: str, out: Path, jobs: int, resume: bool, scheduler: str | None
 
     Results are written in checkpointed chunks; a killed run continues with --resume.
     """
-    from ..sweep import run_sweep
+    from ..sweeps.runner import run_sweep
 
     summary = run_sweep(config, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet)
     if as_json:

@@ -27,7 +27,7 @@ def table(run_dir: Path, out: Path, targets: str | None, intrinsic_sigma: float 
           skip_unreachable: bool, force: bool, as_json: bool) -> None:
     """Build the energy/BER table of the finished sweep in RUN_DIR (scenarios nominal, variability,
     variability_physical; directions p2ap, ap2p, average), with provenance."""
-    from ..tables import build_table, calibrate_intrinsic_spread, write_table
+    from ..sweeps.tables import build_table, calibrate_intrinsic_spread, write_table
 
     if not force:
         refuse_existing(out)

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from ..errors import ParameterError
-from .options import echo_json, refuse_existing, to_json
+from ..jsonio import to_json
+from .options import echo_json, refuse_existing
 
 
 def build_policy(ber: float | None, lsb: int | None, hsb_ber: float | None, lsb_ber: float | None, float_mode: bool):
     """The memory policy from the options (None for --float); refuses contradictory combinations."""
-    from ..memory import BitErrorPolicy
+    from ..training.memory import BitErrorPolicy
 
     two_stage = (lsb, hsb_ber, lsb_ber)
     if float_mode:
@@ -55,10 +56,10 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
     from dataclasses import replace
 
     from ..atomic import atomic_write_text
-    from ..bit_energy import BitEnergyModel
-    from ..mnist import load_mnist
-    from ..training import TrainingConfig, policy_bit_energies
-    from ..training import train as run_training
+    from ..training.bit_energy import BitEnergyModel
+    from ..training.mnist import load_mnist
+    from ..training.train import TrainingConfig, policy_bit_energies
+    from ..training.train import train as run_training
 
     if json_out is not None and not force:
         refuse_existing(json_out)

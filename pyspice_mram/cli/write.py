@@ -91,8 +91,8 @@ def _plot_waveforms(circuit, direction: str, t_pulse_s: float, path: Path) -> Pa
 def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None, t_pulse: float | None, seed: int,
           t_stop: float, max_step: float, model_card: str, as_json: bool, plot_dir: Path | None) -> None:
     """Pulse length and energy per target BER of the bidirectional write circuit (SPICE + hybrid)."""
-    from ..circuit import SUPPLIES, SUPPLY_LABELS, CircuitConditions, WriteCircuit
-    from ..write_energy import nominal_write_energy, resolve_directions
+    from ..circuit.write_circuit import SUPPLIES, SUPPLY_LABELS, CircuitConditions, WriteCircuit
+    from ..circuit.write_energy import nominal_write_energy, resolve_directions
 
     positive_float(v_over_vc, "--v-over-vc")
     positive_float(t_stop, "--t-stop")
@@ -107,7 +107,7 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
             raise ParameterError(f"--brute-force must be a positive number of runs, got {brute_runs}")
         if not (math.isfinite(t_pulse) and t_pulse > 0):
             raise ParameterError(f"--t-pulse must be a finite number > 0 s, got {t_pulse}")
-        from ..bruteforce import brute_force_write
+        from ..circuit.bruteforce import brute_force_write
 
         circuit = WriteCircuit(conditions)
         results = [brute_force_write(circuit, d, t_pulse, brute_runs, seed=seed, progress=not as_json) for d in directions]

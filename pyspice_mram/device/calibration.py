@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, special
 
-from .device import PAPER_DEVICE, MTJParameters
+from .parameters import PAPER_DEVICE, MTJParameters
 from .switching import PrecessionalThermalSwitching
 
 

@@ -7,8 +7,8 @@ as a table of log10(1/mu(v)) against the overdrive v = |V|/Vc, and the device de
 so that at constant voltage t_sw = X mu(v) ~ Gamma(k, mu/k) exactly.
 
 Regenerate the shipped files after changing the physics:
-    python -m pyspice_mram.macromodel > spice_models/mtj.lib
-    python -m pyspice_mram.macromodel --verilog-a > spice_models/mtj.va
+    python -m pyspice_mram.device.macromodel > spice_models/mtj.lib
+    python -m pyspice_mram.device.macromodel --verilog-a > spice_models/mtj.va
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .device import PAPER_DEVICE, MTJParameters
-from .errors import ParameterError
+from .parameters import PAPER_DEVICE, MTJParameters
+from ..errors import ParameterError
 from .switching import SwitchingLaw
 
 SUBCKT_NAME = "mtj_pma"
@@ -59,8 +59,8 @@ TABLE_V_MAX = 10.0
 TABLE_TOLERANCE_DECADES = 1e-4
 """Maximum error of the linear interpolation of log10(rate) between table points (0.023 % in rate)."""
 
-_REGENERATE_LIB = "python -m pyspice_mram.macromodel > spice_models/mtj.lib"
-_REGENERATE_VA = "python -m pyspice_mram.macromodel --verilog-a > spice_models/mtj.va"
+_REGENERATE_LIB = "python -m pyspice_mram.device.macromodel > spice_models/mtj.lib"
+_REGENERATE_VA = "python -m pyspice_mram.device.macromodel --verilog-a > spice_models/mtj.va"
 
 
 def _resolve(law: SwitchingLaw | None, device: MTJParameters | None) -> tuple[SwitchingLaw, MTJParameters]:
@@ -142,7 +142,7 @@ def _header_values(law: SwitchingLaw, device: MTJParameters) -> list[str]:
         f"device: RA = {device.ra_ohm_m2 * 1e12:.6g} Ohm.um^2, TMR0 = {device.tmr0:.6g}, Vh = {device.tmr_half_bias_v:.6g} V,",
         f"        Vc = {device.critical_voltage_v:.6g} V, diameter = {device.diameter_m * 1e9:.6g} nm, R_P = {device.r_p_ohm:.6g} Ohm",
         f"law: {type(law).__name__}, mu(2.0 Vc) = {dist.mean_s:.6g} s, gamma shape k(2.0) = {dist.shape_k:.6g}",
-        "     (draw thresholds with shape k: pyspice_mram.macromodel.draw_thresholds)",
+        "     (draw thresholds with shape k: pyspice_mram.device.macromodel.draw_thresholds)",
     ]
 
 
@@ -371,7 +371,7 @@ def draw_thresholds(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pyspice_mram.macromodel",
+        prog="python -m pyspice_mram.device.macromodel",
         description="Print the MTJ SPICE model generated from the default (calibrated) switching law.",
     )
     parser.add_argument("--verilog-a", action="store_true", help="print the Verilog-A twin instead of the ngspice .lib")

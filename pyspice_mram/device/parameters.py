@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 MU0 = 4e-7 * math.pi
 """Vacuum permeability (H/m)."""

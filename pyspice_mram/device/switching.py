@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .device import PAPER_DEVICE, MTJParameters
-from .errors import ParameterError
+from .parameters import PAPER_DEVICE, MTJParameters
+from ..errors import ParameterError
 
 ArrayLike = float | np.ndarray
 

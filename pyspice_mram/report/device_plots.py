@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .switching import SwitchingLaw  # noqa: E402
+from ..device.switching import SwitchingLaw  # noqa: E402
 
 FIG1C_OVERDRIVES = (1.5, 2.0, 2.5, 3.0)
 

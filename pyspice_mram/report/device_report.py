@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .switching import SwitchingLaw
+from ..device.switching import SwitchingLaw
 
 REFERENCE_BER = 1e-10
 

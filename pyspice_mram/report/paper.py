@@ -21,17 +21,17 @@ from typing import Callable
 
 import pandas as pd
 
-from . import __version__
-from .bit_energy import BitEnergyModel
-from .calibration import default_switching_law, paper_calibration
+from .. import __version__
+from ..training.bit_energy import BitEnergyModel
+from ..device.calibration import default_switching_law, paper_calibration
 from .device_plots import plot_switching_moments, plot_switching_probability
-from .experiments import plot_figure, run_figure
-from .mnist import load_mnist
+from ..training.experiments import plot_figure, run_figure
+from ..training.mnist import load_mnist
 from .paper_figures import plot_fig2
 from .paper_report import compare_to_paper, write_comparison_csv, write_reports
-from .sweep import run_sweep
-from .tables import build_table, sweep_curves, write_table
-from .training import TrainingConfig
+from ..sweeps.runner import run_sweep
+from ..sweeps.tables import build_table, sweep_curves, write_table
+from ..training.train import TrainingConfig
 
 QUICK_TRAINING = TrainingConfig(epochs=1, seeds=2, train_images=6_000)
 FULL_TRAINING = TrainingConfig()  # 60k images, 5 epochs, 5 seeds

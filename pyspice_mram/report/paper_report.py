@@ -17,7 +17,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from .atomic import atomic_write_text
+from ..atomic import atomic_write_text
 
 
 @dataclass(frozen=True)

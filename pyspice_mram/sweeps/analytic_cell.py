@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from .calibration import default_switching_law
-from .device import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
-from .errors import ParameterError, SimulatorError
-from .hybrid import FrozenWrite
+from ..device.calibration import default_switching_law
+from ..device.parameters import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
+from ..errors import ParameterError, SimulatorError
+from ..circuit.hybrid import FrozenWrite
 from .variability import SampleDraw, corner_shifts
 
 SUPPLIES = ("vwrite",)

@@ -24,8 +24,8 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .atomic import atomic_write_bytes, atomic_write_text
-from .errors import DataError, OutputExistsError
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..errors import DataError, OutputExistsError
 
 MANIFEST = "manifest.json"
 CONFIG_COPY = "config.toml"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError
-from . import paths
+from ..errors import ConfigError
+from .. import paths
 
 if sys.version_info >= (3, 11):
     import tomllib

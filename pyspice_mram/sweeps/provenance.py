@@ -15,11 +15,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from .. import paths
 
 
 def package_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

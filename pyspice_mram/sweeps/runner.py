@@ -31,9 +31,9 @@ import pyarrow as pa
 
 from . import provenance
 from .checkpoint import Manifest, RunStore
-from .errors import ConfigError, OutputExistsError, SimulatorError
-from .hybrid import FrozenWrite
-from .sweep_config import SweepConfig, load_config, to_toml
+from ..errors import ConfigError, OutputExistsError, SimulatorError
+from ..circuit.hybrid import FrozenWrite
+from .config import SweepConfig, load_config, to_toml
 from .variability import SampleDraw, draw_sample
 
 MAX_WORKER_RESTARTS = 3
@@ -66,7 +66,7 @@ class SpiceCell:
     """
 
     def __init__(self, config: SweepConfig, corner: tuple[str, float, float]) -> None:
-        from .circuit import CircuitConditions, WriteCircuit
+        from ..circuit.write_circuit import CircuitConditions, WriteCircuit
         from .variability import corner_shifts
 
         process, vdd_scale, temperature_k = corner
@@ -83,8 +83,8 @@ class SpiceCell:
         self._nominal_law = self.circuit.law
 
     def simulate(self, direction: str, sample: SampleDraw) -> FrozenWrite:
-        from .calibration import default_switching_law
-        from .circuit import CircuitSample
+        from ..device.calibration import default_switching_law
+        from ..circuit.write_circuit import CircuitSample
 
         circuit_sample = CircuitSample(ra_scale=sample.ra_scale, tmr_scale=sample.tmr_scale, rate_scale=sample.rate_scale,
                                        delvto_v=dict(sample.delvto_v), mulu0=dict(sample.mulu0))

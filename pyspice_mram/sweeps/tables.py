@@ -38,11 +38,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from scipy import optimize, special
 
-from .atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from .checkpoint import RunStore, parquet_bytes
-from .errors import DataError, ParameterError
-from .hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
-from .sweep_config import SweepConfig, loads
+from ..errors import DataError, ParameterError
+from ..jsonio import to_json
+from ..circuit.hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
+from .config import SweepConfig, loads
 from .variability import NOMINAL_INDEX
 
 SCENARIOS = ("nominal", "variability", "variability_physical")
@@ -150,7 +151,7 @@ class ScenarioCurve:
 
 def shape_k_for(config: SweepConfig) -> float:
     """The gamma shape of the calibrated switching law at the sweep's overdrive."""
-    from .calibration import default_switching_law
+    from ..device.calibration import default_switching_law
 
     return float(default_switching_law().shape(config["circuit"]["v_over_vc"]))
 
@@ -401,7 +402,6 @@ def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = 20
 
 # --- export and loading -------------------------------------------------------------------------------
 def _provenance_json(df: pd.DataFrame) -> str:
-    from .cli.options import to_json
 
     return to_json(df.attrs.get("provenance", {})).replace("\n", " ")
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from .device import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
-from .errors import DataError, ParameterError
+from ..device.parameters import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
+from ..errors import DataError, ParameterError
 
 REFERENCE_BER = 1e-10
 DIRECTIONS = ("p2ap", "ap2p", "average")
@@ -54,7 +54,7 @@ def analytic_energy_j(
     if direction not in DIRECTIONS:
         raise ParameterError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     if law is None:
-        from .calibration import default_switching_law
+        from ..device.calibration import default_switching_law
 
         law = default_switching_law(device)
     t = np.asarray(t_pulse_s, dtype=float)
@@ -135,7 +135,7 @@ class BitEnergyModel:
 
     def pulse_for_ber_s(self, ber: float | np.ndarray) -> float | np.ndarray:
         """Analytic model only: the pulse length that writes with error rate `ber`."""
-        from .calibration import default_switching_law
+        from ..device.calibration import default_switching_law
 
         arr = _as_ber(ber)
         return default_switching_law(self.device).pulse_for_ber(arr, self.overdrive)
@@ -168,23 +168,9 @@ class BitEnergyModel:
 
 
 def _read_table(path: Path):
-    import pandas as pd
+    """The table through the sweeps wing's loader, which checks its columns, units and provenance."""
+    from ..sweeps.tables import load_table
 
     if not path.is_file():
         raise DataError(f"energy table {path} does not exist")
-    try:
-        from . import tables  # written separately; optional at this point
-
-        loader = getattr(tables, "load_table", None)
-    except ImportError:
-        loader = None
-    if loader is not None:
-        return loader(path)
-    try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix == ".csv":
-            return pd.read_csv(path)
-    except Exception as exc:  # pandas raises many types for a corrupt file
-        raise DataError(f"cannot read energy table {path}: {exc}") from None
-    raise DataError(f"energy table {path} must be .parquet or .csv")
+    return load_table(path)

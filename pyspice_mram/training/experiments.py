@@ -19,12 +19,13 @@ from typing import Callable
 
 import numpy as np
 
-from .atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from .bit_energy import BitEnergyModel
-from .errors import DataError, ParameterError
+from ..errors import DataError, ParameterError
+from ..jsonio import to_json
 from .memory import BitErrorPolicy
 from .mnist import MNIST
-from .training import TrainingConfig, energy_report, train
+from .train import TrainingConfig, energy_report, train
 
 FIG3_BERS = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 0.2)
 FIG4_N_LSB = (8, 10, 12, 14)
@@ -124,7 +125,6 @@ def run_figure(
 def _train_and_store(data: MNIST, policy: BitErrorPolicy | None, config: TrainingConfig, model: BitEnergyModel,
                      path: Path, progress: bool = False) -> dict:
     """Train one configuration over all seeds and store its summary atomically (a worker's job)."""
-    from .cli.options import to_json
 
     summary = train(data, [policy], config, progress=progress)[0].summary(model)
     atomic_write_text(path, to_json(summary))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 WORD_BITS = 16
 CODE_MIN = -(1 << (WORD_BITS - 1))

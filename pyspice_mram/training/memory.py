@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 from .fixedpoint import WORD_BITS
 from .memory_kernels import TABLES, normalize_ranges, write_words
 

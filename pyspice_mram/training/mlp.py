@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 OUTPUTS = ("softmax", "tanh")
 

@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 ENV_VAR = "PYSPICE_MRAM_DATA"
 

@@ -48,7 +48,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .bit_energy import REFERENCE_BER, BitEnergyModel
-from .errors import ParameterError
+from ..errors import ParameterError
 from .fixedpoint import QFormat
 from .memory import ApproximateMemory, BitErrorPolicy
 from .mlp import OUTPUTS, MLPLayout, accuracy, gradient_step
