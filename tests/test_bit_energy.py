@@ -70,23 +70,42 @@ def test_table_refusals():
 
 
 def test_energy_report_accountings():
+    from pyspice_mram.training.bit_energy import WriteEnergyModel
     from pyspice_mram.training.memory import BitErrorPolicy
-    from pyspice_mram.training.train import energy_report
+    from pyspice_mram.training.programming_energy import REFERENCE_POLICY, energy_report
 
-    m = BitEnergyModel.from_analytic()
-    e = m.energy_per_bit_j
+    m = WriteEnergyModel.from_analytic()
+    up, down = m.energy_0to1_j, m.energy_1to0_j
+    assert abs(up(1e-4) / down(1e-4) - 1) > 0.05  # P->AP and AP->P differ: each direction has its own curve
     pol = BitErrorPolicy.two_stage(8, 0.5, 0.01)
     stats = [{"words": 100, "word_writes": 10, "groups": [
-        {"mask": 0x00FF, "changed_bits": 30, "changed_bits_set": None},
-        {"mask": 0xFF00, "changed_bits": 4, "changed_bits_set": None}]}]
-    rep = energy_report(pol, stats, m)
-    assert rep["all_bits"]["energy_per_weight_write_j"] == pytest.approx(8 * e(0.5) + 8 * e(0.01))
-    assert rep["all_bits"]["total_per_run_j"] == pytest.approx(10 * (8 * e(0.5) + 8 * e(0.01)))
-    assert rep["all_bits"]["saving"] == pytest.approx(1 - (e(0.5) + e(0.01)) / (2 * e(1e-10)))
-    assert rep["changed_bits"]["total_per_run_j"] == pytest.approx(30 * e(0.5) + 4 * e(0.01))
-    assert rep["changed_bits"]["saving"] == pytest.approx(1 - (30 * e(0.5) + 4 * e(0.01)) / (34 * e(1e-10)))
+        {"mask": 0x00FF, "changed_bits": 30, "changed_bits_set": 10},
+        {"mask": 0xFF00, "changed_bits": 4, "changed_bits_set": 3}]}]
+    ref_stats = [{"words": 100, "word_writes": 12, "groups": [{"mask": 0xFFFF, "changed_bits": 40, "changed_bits_set": 15}]}]
+    reference = energy_report(REFERENCE_POLICY, ref_stats, m)
+    rep = energy_report(pol, stats, m, reference)
+    per_write = 4 * (up(0.5) + down(0.5)) + 4 * (up(0.01) + down(0.01))
+    ref_per_write = 8 * (up(1e-10) + down(1e-10))
+    assert rep["all_bits"]["energy_per_weight_write_j"] == pytest.approx(per_write)
+    assert rep["all_bits"]["total_per_run_j"] == pytest.approx(10 * per_write)
+    # the saving is against the reference run's own 12 writes, not 16 x E_ref per write of this run
+    assert rep["all_bits"]["saving"] == pytest.approx(1 - 10 * per_write / (12 * ref_per_write))
+    changed = 10 * up(0.5) + 20 * down(0.5) + 3 * up(0.01) + 1 * down(0.01)
+    assert rep["changed_bits"]["total_per_run_j"] == pytest.approx(changed)
+    assert rep["changed_bits"]["saving"] == pytest.approx(1 - changed / (15 * up(1e-10) + 25 * down(1e-10)))
+    assert "saving" not in energy_report(pol, stats, m)["all_bits"]  # no reference, no saving
     directional = BitErrorPolicy.uniform(0.01).with_reset_ber(0.1)
     stats = [{"words": 1, "word_writes": 1, "groups": [{"mask": 0xFFFF, "changed_bits": 5, "changed_bits_set": 2}]}]
     rep = energy_report(directional, stats, m)
-    assert rep["changed_bits"]["total_per_run_j"] == pytest.approx(2 * e(0.01) + 3 * e(0.1))
+    assert rep["changed_bits"]["total_per_run_j"] == pytest.approx(2 * up(0.01) + 3 * down(0.1))
     assert "error" in energy_report(BitErrorPolicy.exact(), stats, m)
+
+
+def test_directional_model_reads_each_direction_from_the_table():
+    from pyspice_mram.training.bit_energy import WriteEnergyModel
+
+    frame = pd.DataFrame({"scenario": ["variability"] * 6, "direction": ["p2ap"] * 3 + ["ap2p"] * 3,
+                          "ber": [1e-10, 1e-4, 1e-2] * 2, "energy_j": [7e-13, 4e-13, 3e-13, 5e-13, 3e-13, 2e-13]})
+    m = WriteEnergyModel.from_table(frame)
+    assert m.energy_0to1_j(1e-4) == pytest.approx(4e-13) and m.energy_1to0_j(1e-4) == pytest.approx(3e-13)
+    assert m.ber_range == (1e-10, 1e-2)

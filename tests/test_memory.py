@@ -122,10 +122,23 @@ def test_add_saturates_and_rounds():
 
 
 def test_removed_lsbs_are_zero_and_never_written():
-    mem = ApproximateMemory(np.array([0x0FFF, 3], dtype=np.int16), BitErrorPolicy.lsbs_removed(8, 0.0), 0)
-    assert list(mem.codes[0]) == [0x0F00, 0]
-    mem.add_lsb(np.array([[100.0, 200.0]], dtype=np.float32))
-    assert list(mem.codes[0]) == [0x0F00, 256]
+    mem = ApproximateMemory(np.array([0x0FFF, 3, 0x7FFF, -0x7F7F], dtype=np.int16), BitErrorPolicy.lsbs_removed(8, 0.0), 0)
+    # initial codes round to the nearest multiple of 256 (0x0FFF -> 0x1000), saturating at the top
+    assert list(mem.codes[0]) == [0x1000, 0, 0x7F00, -0x7F00]
+    mem.add_lsb(np.array([[100.0, 200.0, 0.0, 0.0]], dtype=np.float32))
+    assert list(mem.codes[0]) == [0x1000, 256, 0x7F00, -0x7F00]
+    assert np.all(mem.codes[0] & 0xFF == 0)
+
+
+@pytest.mark.parametrize("n_removed", [8, 12, 14])
+def test_removed_lsbs_round_initial_codes_without_bias(n_removed):
+    """Clearing the low bits floors every code (mean shift -step/2); rounding to nearest does not."""
+    codes = np.random.default_rng(3).integers(-8000, 8000, 200_000).astype(np.int16)
+    mem = ApproximateMemory(codes, BitErrorPolicy.lsbs_removed(n_removed, 0.0), 0)
+    step = 1 << n_removed
+    shift = mem.codes[0].astype(float) - codes
+    assert np.abs(shift).max() <= step / 2
+    assert abs(shift.mean()) < 0.02 * step  # floor would give -step / 2
 
 
 def test_replicas_are_independent_of_stacking():
@@ -149,14 +162,38 @@ def test_bit_counting():
     assert by_mask[0x00FF] == 3 and by_mask[0xFF00] == 4
 
 
+@pytest.mark.parametrize("policy", [BitErrorPolicy.uniform(0.3), BitErrorPolicy.two_stage(8, 0.5, 0.01),
+                                    BitErrorPolicy.uniform(0.3).with_reset_ber(0.05)])
+def test_changed_bits_are_counted_per_direction(policy):
+    """0->1 (P->AP) programmed bits are counted for every policy, exactly, so each direction is priced."""
+    rng = np.random.default_rng(5)
+    old = _random_codes(2, 3000)
+    mem = ApproximateMemory(old, policy, 0)
+    expected_set = {mask: 0 for mask, _, _ in policy.groups()}
+    expected_all = dict.fromkeys(expected_set, 0)
+    for _ in range(3):
+        before = mem.codes[0].view(np.uint16).copy()
+        new = _random_codes(int(rng.integers(1 << 30)), 3000)
+        mem.write(new[None])
+        w = new.view(np.uint16)
+        for mask in expected_set:
+            changed = (before ^ w) & np.uint16(mask)
+            expected_all[mask] += int(np.unpackbits(changed.view(np.uint8)).sum())
+            expected_set[mask] += int(np.unpackbits((changed & w).view(np.uint8)).sum())
+    groups = mem.statistics(0)["groups"]
+    assert {g["mask"]: g["changed_bits"] for g in groups} == expected_all
+    assert {g["mask"]: g["changed_bits_set"] for g in groups} == expected_set
+
+
 def test_lanes_split_dense_and_sparse_parts():
     lanes = Lanes.compile(BitErrorPolicy.two_stage(8, 0.5, 0.01))
-    assert lanes.ber == (0.5, 0.01)
-    assert list(lanes.mask) == [0x00FF00FF00FF00FF, 0xFF00FF00FF00FF00]
-    assert list(lanes.digits) == [1, 0] and list(lanes.n_digits) == [1, 0]  # 0.5 = 0.1b: one random word
-    assert lanes.sparse_rate[0] == 0.0 and lanes.sparse_rate[1] == pytest.approx(-np.log1p(-0.01))
+    assert lanes.ber == (0.5, 0.01, 0.0, 0.0)  # two failing lanes, then two counting lanes (0->1)
+    assert lanes.count_only == (False, False, True, True) and list(lanes.direction) == [0, 0, 1, 1]
+    assert list(lanes.mask) == [0x00FF00FF00FF00FF, 0xFF00FF00FF00FF00] * 2
+    assert list(lanes.digits[:2]) == [1, 0] and list(lanes.n_digits[:2]) == [1, 0]  # 0.5 = 0.1b: one random word
+    assert lanes.sparse_rate[0] == 0.0 and lanes.sparse_rate[2:].tolist() == [0.0, 0.0] and lanes.sparse_rate[1] == pytest.approx(-np.log1p(-0.01))
     high = Lanes.compile(BitErrorPolicy.uniform(0.9))  # drawn as its complement 0.1 = 0.0001b + sparse
-    assert list(high.flip) == [0xFFFFFFFFFFFFFFFF] and list(high.digits) == [1] and list(high.n_digits) == [4]
+    assert list(high.flip) == [0xFFFFFFFFFFFFFFFF, 0] and list(high.digits) == [1, 0] and list(high.n_digits) == [4, 0]
     assert -np.expm1(-high.sparse_rate[0]) == pytest.approx((0.1 - 1 / 16) / (1 - 1 / 16))
     directional = Lanes.compile(BitErrorPolicy.uniform(0.05).with_reset_ber(0.6))
     assert list(directional.direction) == [1, 2] and directional.ber == (0.05, 0.6)

@@ -42,7 +42,9 @@ def test_every_file_exists(reduced_run):
 def test_comparison_csv_parses_and_has_every_row(reduced_run):
     out, _ = reduced_run
     frame = pd.read_csv(out / "paper_vs_model.csv")
-    assert list(frame.columns[:6]) == ["quantity", "paper_value", "model_value", "unit", "tolerance", "within_tolerance"]
+    assert list(frame.columns[:4]) == ["quantity", "role", "paper_value", "model_value"]
+    assert {"model_ci_low", "model_ci_high", "within_tolerance", "fit_residual"} <= set(frame.columns)
+    assert set(frame["role"]) == {"calibrated", "implied", "predicted"}
     assert len(frame) == len(PAPER_QUANTITIES)
     assert frame["model_value"].notna().all(), frame[frame["model_value"].isna()]
     nominal = frame.set_index("quantity").loc["T(BER 1e-10), nominal"]
@@ -82,3 +84,70 @@ def test_paper_without_data_fails_in_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error:") and "\n" not in err
     assert not (tmp_path / "report").exists()
+
+
+def _paper_number_forms() -> set[float]:
+    """Every paper value of the comparison, in the units it might be typed in (%, fraction, ns, s, pJ, J)."""
+    from pyspice_mram.report.paper_report import PAPER_QUANTITIES
+
+    forms = set()
+    for q in PAPER_QUANTITIES:
+        v = q.paper_value
+        forms |= {v, v / 100} if q.unit == "%" else {v, v * (1e-9 if q.unit == "ns" else 1e-12)}
+    return forms
+
+
+def _numeric_literals(path):
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            yield node.lineno, node.value
+
+
+def test_paper_values_live_only_in_the_comparison_and_the_calibration_anchors():
+    """No paper number is typed anywhere else in the package (not as a default, a target or a choice)."""
+    from pathlib import Path
+
+    import pyspice_mram
+
+    package = Path(pyspice_mram.__file__).parent
+    allowed = {package / "report" / "paper_report.py", package / "device" / "calibration.py"}
+    forms = _paper_number_forms()
+    found = [f"{path.relative_to(package)}:{line}: {value!r}"
+             for path in sorted(package.rglob("*.py")) if path not in allowed
+             for line, value in _numeric_literals(path) if any(abs(value - f) <= 1e-9 * abs(f) for f in forms)]
+    assert found == []
+
+
+def test_the_lsb_count_follows_the_rule_not_the_paper():
+    from pyspice_mram.report.paper import lsb_count_by_rule
+
+    def run(acc):
+        return {"accuracy_mean": acc}
+
+    summaries = {"uniform_0.01": run(0.970), "lsb8_0.5": run(0.965), "lsb10_0.5": run(0.962), "lsb12_0.5": run(0.955),
+                 "lsb14_0.5": run(0.90)}
+    assert lsb_count_by_rule(summaries) == 10  # 12 loses 1.5 points
+    summaries["lsb12_0.5"] = run(0.961)
+    assert lsb_count_by_rule(summaries) == 12
+    assert lsb_count_by_rule({"lsb8_0.5": run(0.9)}) is None
+
+
+def test_the_headline_counts_predicted_rows_only():
+    import math
+
+    from pyspice_mram.report.paper_report import PAPER_QUANTITIES, compare_to_paper, headline
+
+    on_target = {q.key: q.paper_value for q in PAPER_QUANTITIES}
+    frame = compare_to_paper(on_target)
+    n_pred = sum(q.role == "predicted" for q in PAPER_QUANTITIES)
+    n_cal = sum(q.role == "calibrated" for q in PAPER_QUANTITIES)
+    assert headline(frame).startswith(f"{n_pred} of {n_pred} predicted quantities within tolerance")
+    assert n_cal >= 5 and f"{n_cal} calibrated" in headline(frame)
+    calibrated = frame[frame["role"] == "calibrated"]
+    assert (calibrated["fit_residual"] == 0).all()
+    assert frame[frame["role"] != "calibrated"]["fit_residual"].map(math.isnan).all()
+    missed = dict(on_target, e_ref_nominal=on_target["e_ref_nominal"] * 2, t_ref_nominal=99.0)
+    # a calibrated miss does not count; a predicted miss does
+    assert headline(compare_to_paper(missed)).startswith(f"{n_pred - 1} of {n_pred} predicted")

@@ -46,8 +46,10 @@ def test_train_without_data(tmp_path, capsys):
 def test_experiment_resumes(mnist_dir, tmp_path, capsys, monkeypatch):
     import pyspice_mram.training.experiments as ex
     from pyspice_mram.training.memory import BitErrorPolicy
+    from pyspice_mram.training.programming_energy import REFERENCE_POLICY
 
-    monkeypatch.setattr(ex, "grid", lambda fig: [("float", None), ("uniform_0.01", BitErrorPolicy.uniform(0.01))])
+    monkeypatch.setattr(ex, "grid", lambda fig: [(ex.REFERENCE_STEM, REFERENCE_POLICY), ("float", None),
+                                                 ("uniform_0.01", BitErrorPolicy.uniform(0.01))])
     args = ["experiment", "fig3", "--out", str(tmp_path / "o"), "--epochs", "1", "--seeds", "2",
             "--train-images", "500", "--data", str(mnist_dir), "--quiet"]
     assert main(args) == 0

@@ -22,11 +22,11 @@ import click
 @click.option("--quiet", is_flag=True)
 def experiment(figure, out, epochs, seeds, train_images, table, scenario, data, download, jobs, quiet) -> None:
     """Run a figure's grid; configurations already in OUT/runs/<config>/ are skipped (resume)."""
-    from ..training.bit_energy import BitEnergyModel
+    from ..training.bit_energy import WriteEnergyModel
     from ..training.experiments import quick_config, run_figure
     from ..training.mnist import load_mnist
 
-    model = BitEnergyModel.from_table(table, scenario=scenario) if table is not None else BitEnergyModel.from_analytic()
+    model = WriteEnergyModel.from_table(table, scenario=scenario) if table is not None else WriteEnergyModel.from_analytic()
     mnist = load_mnist(data, download_missing=download)
     config = quick_config(epochs, seeds, train_images)
     summaries = run_figure(figure, out, mnist, config, model, progress=not quiet and jobs == 1,

@@ -24,12 +24,19 @@ from .switching import PrecessionalThermalSwitching
 
 @dataclass(frozen=True)
 class PaperAnchors:
-    """Published no-variability points of the paper (Locatelli, Vincent, Querlioz), Section III."""
+    """Published points of the paper (Locatelli, Vincent, Querlioz), Section III, that are fitted.
+
+    The no-variability points fix the switching law (k, tau_p) here; `variability_reference_pulse_s`
+    (T(1e-10) with variability) is the anchor of the intrinsic ln-rate spread fitted at table time
+    (`sweeps.tables.calibrate_intrinsic_spread`). Every comparison that uses them says so (role
+    'calibrated' in the paper-vs-model table).
+    """
 
     overdrive: float = 2.0
     reference_ber: float = 1e-10
     reference_pulse_s: float = 15.0e-9
     savings: tuple[tuple[float, float], ...] = ((1e-4, 0.37), (1e-3, 0.45), (1e-2, 0.53))
+    variability_reference_pulse_s: float = 20.5e-9
 
 
 PAPER_ANCHORS = PaperAnchors()

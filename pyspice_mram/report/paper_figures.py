@@ -52,7 +52,7 @@ def plot_fig2(curves: pd.DataFrame, out_stem: Path) -> list[Path]:
         ax.set_ylabel("programming energy (pJ)")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, loc="lower left" if axis == "log" else "upper right")
-        inset = ax.inset_axes([0.55, 0.55, 0.4, 0.38] if axis == "log" else [0.45, 0.3, 0.45, 0.32])
+        inset = ax.inset_axes([0.55, 0.55, 0.4, 0.38] if axis == "log" else [0.46, 0.3, 0.44, 0.32])
         inset.plot(grid, increase * 100, "r-", lw=1)
         inset.set_xscale(axis)
         inset.set_ylabel("increase (%)", fontsize=7)

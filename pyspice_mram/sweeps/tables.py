@@ -42,6 +42,7 @@ from ..atomic import atomic_write_bytes
 from .checkpoint import RunStore, parquet_bytes
 from ..errors import DataError, ParameterError
 from ..jsonio import to_json
+from ..device.calibration import PAPER_ANCHORS
 from ..circuit.hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
 from .config import SweepConfig, loads
 from .variability import NOMINAL_INDEX
@@ -352,7 +353,8 @@ def _array_ber_at(progress_at_t: np.ndarray, shape_k: float, sigma: float, n_qua
     return float(np.mean(special.gammaincc(shape_k, x) @ w))
 
 
-def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = 20.5e-9, target_ber: float = REFERENCE_BER,
+def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = PAPER_ANCHORS.variability_reference_pulse_s,
+                               target_ber: float = REFERENCE_BER,
                                direction: str = "average", corner: int = 0) -> SpreadCalibration:
     """The intrinsic ln-rate sigma for which T*(target_ber) of the `variability` scenario = target_t_pulse_s.
 

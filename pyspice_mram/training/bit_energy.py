@@ -11,6 +11,10 @@ Two sources:
 - `BitEnergyModel.from_table`: rows (ber, energy_j) of a table made by `pyspice-mram table` (one scenario
   and direction), interpolated linearly in energy versus log10(BER).
 
+`WriteEnergyModel` pairs the two directions: bit value 1 is the anti-parallel (high-resistance)
+state, so a 0->1 bit write is a P->AP pulse and a 1->0 write an AP->P pulse, each priced from its own
+curve at its own pulse length T*(BER) (in the write circuit the two directions differ by tens of %).
+
 Conventions: BER 1 means the bit is never written and costs 0 J. BER 0 needs an infinitely long pulse
 and is refused (ParameterError); use the reference BER (1e-10) for "exact" writes. A BER outside a
 table's range is refused rather than extrapolated.
@@ -174,3 +178,43 @@ def _read_table(path: Path):
     if not path.is_file():
         raise DataError(f"energy table {path} does not exist")
     return load_table(path)
+
+
+@dataclass(frozen=True)
+class WriteEnergyModel:
+    """Energy of a programmed bit per write direction: 0->1 from the P->AP curve, 1->0 from AP->P."""
+
+    p2ap: BitEnergyModel
+    ap2p: BitEnergyModel
+
+    def __post_init__(self) -> None:
+        if (self.p2ap.direction, self.ap2p.direction) != ("p2ap", "ap2p"):
+            raise ParameterError(f"need a p2ap and an ap2p model, got {self.p2ap.direction} and {self.ap2p.direction}")
+
+    @classmethod
+    def from_analytic(cls, overdrive: float = 2.0, device: MTJParameters = PAPER_DEVICE) -> "WriteEnergyModel":
+        return cls(BitEnergyModel.from_analytic(overdrive, device, "p2ap"), BitEnergyModel.from_analytic(overdrive, device, "ap2p"))
+
+    @classmethod
+    def from_table(cls, table, scenario: str = "variability") -> "WriteEnergyModel":
+        """From a table's p2ap and ap2p rows of one scenario (a DataFrame or a .parquet/.csv path)."""
+        if isinstance(table, (str, os.PathLike)):
+            table = _read_table(Path(table))
+        return cls(BitEnergyModel.from_table(table, scenario, "p2ap"), BitEnergyModel.from_table(table, scenario, "ap2p"))
+
+    def energy_0to1_j(self, ber: float | np.ndarray) -> float | np.ndarray:
+        """A 0->1 (P->AP) bit write at error rate `ber`."""
+        return self.p2ap.energy_per_bit_j(ber)
+
+    def energy_1to0_j(self, ber: float | np.ndarray) -> float | np.ndarray:
+        """A 1->0 (AP->P) bit write at error rate `ber`."""
+        return self.ap2p.energy_per_bit_j(ber)
+
+    @property
+    def ber_range(self) -> tuple[float, float]:
+        (a, b), (c, d) = self.p2ap.ber_range, self.ap2p.ber_range
+        return (max(a, c), min(b, d))
+
+    def describe(self) -> dict:
+        return {"source": {"0->1 (P->AP)": self.p2ap.source, "1->0 (AP->P)": self.ap2p.source},
+                "ber_range": list(self.ber_range), "reference_ber": REFERENCE_BER}

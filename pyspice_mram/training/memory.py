@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ParameterError
-from .fixedpoint import WORD_BITS
+from .fixedpoint import CODE_MAX, CODE_MIN, WORD_BITS
 from .memory_kernels import TABLES, normalize_ranges, write_words
 
 DENSE_DIGITS = 4
@@ -160,6 +160,11 @@ class Lanes:
     in direction `direction[l]` (0: any, 1: 0->1, 2: 1->0), and fails them with probability
     `ber[l]`, drawn as a dyadic part (`digits[l]` over `n_digits[l]` binary digits, of the success
     probability when `flip[l]` is set) plus a sparse remainder q (`sparse_rate[l]` = -ln(1 - q), 0 for none).
+
+    A policy that is not directional fails each group in one lane (direction 0) and adds, after
+    all failing lanes, one counting lane per group (`count_only`: direction 1, BER 0), which fails
+    nothing and draws no random number: it only counts the group's 0->1 writes, so that they can
+    be priced from the P->AP energy curve and the 1->0 writes from the AP->P one.
     """
 
     group: tuple[int, ...]
@@ -170,6 +175,7 @@ class Lanes:
     n_digits: np.ndarray
     sparse_rate: np.ndarray
     ber: tuple[float, ...]
+    count_only: tuple[bool, ...]
 
     @classmethod
     def compile(cls, policy: BitErrorPolicy) -> "Lanes":
@@ -179,6 +185,9 @@ class Lanes:
                 rows += [(g, 1, mask, ber_set), (g, 2, mask, ber_reset)]
             else:
                 rows.append((g, 0, mask, ber_set))
+        n_failing = len(rows)
+        if not policy.directional:  # counting lanes last: the failing lanes keep their random streams
+            rows += [(g, 1, mask, 0.0) for g, (mask, _, _) in enumerate(policy.groups())]
         parts = [(g, d, _repeat_mask(m), p, *_split_probability(p)) for g, d, m, p in rows]
         return cls(
             group=tuple(r[0] for r in parts),
@@ -189,6 +198,7 @@ class Lanes:
             n_digits=np.array([r[6] for r in parts], dtype=np.int64),
             sparse_rate=np.array([r[7] for r in parts], dtype=np.float64),
             ber=tuple(r[3] for r in parts),
+            count_only=tuple(i >= n_failing for i in range(len(parts))),
         )
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
@@ -312,11 +322,19 @@ class ApproximateMemory:
         self.add_lsb(self._stored(np.asarray(new, dtype=np.int16)).astype(np.float32) - self.values_lsb)
 
     def _stored(self, codes: np.ndarray) -> np.ndarray:
-        """`codes` (replicas x words, int16) with the bits that each replica lacks (removed LSBs) cleared."""
+        """`codes` (replicas x words, int16) on each replica's grid of stored bits.
+
+        A replica without its n lowest bits holds multiples of 2^n: the code is rounded to the
+        nearest one (ties to even, as every write rounds) and saturated, not floored by clearing the
+        bits, which would bias every weight down by half a stored step on average.
+        """
         out = codes.copy()
         for r, policy in enumerate(self.policies):
             if policy.removed_lsbs:
-                out[r] &= np.int16(np.uint16(policy.stored_mask).view(np.int16))
+                step = 1 << policy.removed_lsbs
+                top = CODE_MAX - (step - 1)  # the largest multiple of the step that fits
+                grid = np.rint(codes[r].astype(np.float64) / step) * step
+                out[r] = np.clip(grid, CODE_MIN, top).astype(np.int16)
         return out
 
     def add_lsb(self, delta: np.ndarray, ranges: np.ndarray | None = None) -> None:
@@ -348,16 +366,18 @@ class ApproximateMemory:
         return normalize_ranges(np.ascontiguousarray(arr), n)
 
     def statistics(self, replica: int) -> dict:
-        """Counts accumulated so far for one replica (feeds the energy accounting)."""
+        """Counts accumulated so far for one replica (feeds the energy accounting).
+
+        `changed_bits_set` counts the 0->1 (P->AP) programmed bits of each group, for every policy
+        (from its 0->1 lanes: failing lanes when the policy is directional, counting lanes otherwise),
+        so that each write direction can be priced from its own energy curve.
+        """
         lanes = self._lanes[replica]
         counts = self._lane_counts[replica]
-        directional = self.policies[replica].directional
         rows = []
         for g, (mask, ber_set, ber_reset) in enumerate(self._groups[replica]):
-            total = sum(int(c) for c, lg in zip(counts, lanes.group) if lg == g)
-            n_set = None
-            if directional:
-                n_set = sum(int(c) for c, lg, d in zip(counts, lanes.group, lanes.direction) if lg == g and d == 1)
+            total = sum(int(c) for c, lg, only in zip(counts, lanes.group, lanes.count_only) if lg == g and not only)
+            n_set = sum(int(c) for c, lg, d in zip(counts, lanes.group, lanes.direction) if lg == g and d == 1)
             rows.append({"mask": mask, "n_bits": int(bin(mask).count("1")), "ber_set": ber_set, "ber_reset": ber_reset,
                          "changed_bits": total, "changed_bits_set": n_set})
         return {

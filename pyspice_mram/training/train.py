@@ -11,7 +11,8 @@ weight initialisation, the data order and the memory's bit failures, so a result
 seed index only, never on what it was stacked with.
 
 Default hyper-parameters: learning rate 0.1 on the mean mini-batch gradient (batch 10), softmax
-output, LeCun initialisation (init_scale 1), Q-2.17 (frac_bits 17: LSB 7.6e-6, range [-0.25, 0.25)).
+output, uniform initialisation in +-init_scale/sqrt(fan_in) (variance 1/(3 fan_in), a third of
+LeCun's 1/fan_in; init_scale 1), Q-2.17 (frac_bits 17: LSB 7.6e-6, range [-0.25, 0.25)).
 
 Why Q-2.17. In two's complement a weight that crosses zero reprograms all 16 bits, and a failing
 high bit keeps its old value: the weight jumps by 2^b LSB and stays there (no float copy heals it).
@@ -47,12 +48,14 @@ from typing import Callable, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .bit_energy import REFERENCE_BER, BitEnergyModel
+from .bit_energy import WriteEnergyModel
 from ..errors import ParameterError
 from .fixedpoint import QFormat
 from .memory import ApproximateMemory, BitErrorPolicy
 from .mlp import OUTPUTS, MLPLayout, accuracy, gradient_step
 from .mnist import MNIST
+from .programming_energy import energy_report
+from .seed_statistics import over_seeds
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,12 @@ class RunResult:
     def label(self) -> str:
         return "float" if self.policy is None else self.policy.label
 
-    def summary(self, energy_model: BitEnergyModel | None = None) -> dict:
+    def summary(self, energy_model: WriteEnergyModel | None = None, reference: dict | None = None) -> dict:
+        """JSON-ready result: accuracies over seeds (mean, range, 95 % interval of the mean) and,
+        with an energy model, the programming energy (savings against `reference`, the energy report
+        of the reference-BER run of the same seeds and data, when given)."""
         acc = np.asarray(self.accuracies, dtype=float)
+        spread = over_seeds(acc)
         out = {
             "configuration": {
                 "mode": "float" if self.policy is None else "approximate-memory",
@@ -121,97 +128,24 @@ class RunResult:
                 **asdict(self.config),
             },
             "accuracies": acc.tolist(),
-            "accuracy_mean": float(acc.mean()),
-            "accuracy_min": float(acc.min()),
-            "accuracy_max": float(acc.max()),
+            "accuracy_mean": spread["mean"],
+            "accuracy_min": spread["min"],
+            "accuracy_max": spread["max"],
+            "accuracy_ci_low": spread["ci_low"],
+            "accuracy_ci_high": spread["ci_high"],
             "history": np.asarray(self.history).tolist(),
             "seconds": self.seconds,
         }
         if self.policy is not None:
             out["memory"] = [{k: v for k, v in s.items()} for s in self.memory_stats]
             if energy_model is not None:
-                out["energy"] = energy_report(self.policy, self.memory_stats, energy_model)
+                out["energy"] = energy_report(self.policy, self.memory_stats, energy_model, reference)
         return out
 
 
 def replica_seeds(base_seed: int, seed_index: int) -> tuple[np.random.SeedSequence, ...]:
     """(init, data order, memory) seed sequences of one replica."""
     return tuple(np.random.SeedSequence([int(base_seed), int(seed_index)]).spawn(3))
-
-
-def policy_bit_energies(policy: BitErrorPolicy, model: BitEnergyModel, reference_ber: float = REFERENCE_BER) -> tuple[float, np.ndarray, np.ndarray]:
-    """(reference, per-position 0->1, per-position 1->0) energy per programmed bit, in J.
-
-    Raises ParameterError when the model cannot price one of the policy's BERs (e.g. outside an
-    energy table's range), so a caller can refuse a run before spending time on training. BER-0
-    positions are priced as never written (their energy is refused later, in `energy_report`).
-    """
-    e_ref = float(model.energy_per_bit_j(reference_ber))
-    e_set = np.asarray(model.energy_per_bit_j(np.where(np.array(policy.ber_set) > 0, policy.ber_set, 1.0)))
-    e_reset = np.asarray(model.energy_per_bit_j(np.where(np.array(policy.ber_reset) > 0, policy.ber_reset, 1.0)))
-    return e_ref, e_set, e_reset
-
-
-def energy_report(policy: BitErrorPolicy, stats: Sequence[dict], model: BitEnergyModel, reference_ber: float = REFERENCE_BER) -> dict:
-    """Programming energy of a run under both accountings, averaged over seeds.
-
-    - all bits: every stored bit of a word is pulsed whenever the word is written (paper Fig. 5);
-      a word is written when its intended code differs from the stored one. Bits that do not exist
-      (removed LSBs) and BER-1 bits (never written) cost 0.
-    - changed bits: only the bits that differ are pulsed (read-before-write).
-    Savings compare with the same writes done at `reference_ber` on all 16 bits (all-bits) or on the
-    same changed bits (changed-bits).
-    """
-    try:
-        e_ref, e_set, e_reset = policy_bit_energies(policy, model, reference_ber)
-    except ParameterError as exc:
-        return {"model": model.describe(), "error": str(exc)}
-    stored = np.arange(16) >= policy.removed_lsbs
-    if np.any((np.array(policy.ber_set) == 0) & stored) or np.any((np.array(policy.ber_reset) == 0) & stored):
-        return {"model": model.describe(), "error": "BER 0 bits have no finite programming energy (ideal memory)"}
-    per_write_all = float(np.sum(0.5 * (e_set + e_reset) * stored))
-    ref_per_write = 16.0 * e_ref
-    totals_all, totals_changed, refs_changed, writes, changed = [], [], [], [], []
-    for s in stats:
-        totals_all.append(s["word_writes"] * per_write_all)
-        e_c = 0.0
-        n_c = 0
-        for g in s["groups"]:
-            mask_bits = [b for b in range(16) if (g["mask"] >> b) & 1]
-            es = float(e_set[mask_bits[0]])
-            er = float(e_reset[mask_bits[0]])
-            if g["changed_bits_set"] is None:
-                e_c += g["changed_bits"] * es
-            else:
-                e_c += g["changed_bits_set"] * es + (g["changed_bits"] - g["changed_bits_set"]) * er
-            n_c += g["changed_bits"]
-        totals_changed.append(e_c)
-        refs_changed.append(n_c * e_ref)
-        writes.append(s["word_writes"])
-        changed.append(n_c)
-    n_words = stats[0]["words"] if stats else 0
-    mean_writes = float(np.mean(writes)) if writes else 0.0
-    total_changed = float(np.mean(totals_changed)) if stats else 0.0
-    ref_changed = float(np.mean(refs_changed)) if stats else 0.0
-    return {
-        "model": model.describe(),
-        "energy_per_bit_j": {"ber_set": e_set.tolist(), "ber_reset": e_reset.tolist(), "reference": e_ref},
-        "word_writes_mean": mean_writes,
-        "changed_bits_mean": float(np.mean(changed)) if stats else 0.0,
-        "all_bits": {
-            "energy_per_weight_write_j": per_write_all,
-            "reference_per_weight_write_j": ref_per_write,
-            "total_per_run_j": float(np.mean(totals_all)) if stats else 0.0,
-            "total_per_synaptic_weight_j": float(np.mean(totals_all)) / n_words if n_words else 0.0,
-            "saving": 1.0 - per_write_all / ref_per_write,
-        },
-        "changed_bits": {
-            "energy_per_weight_write_j": total_changed / mean_writes if mean_writes else 0.0,
-            "total_per_run_j": total_changed,
-            "total_per_synaptic_weight_j": total_changed / n_words if n_words else 0.0,
-            "saving": 1.0 - total_changed / ref_changed if ref_changed else 0.0,
-        },
-    }
 
 
 def _subset(data: MNIST, n: int | None) -> tuple[np.ndarray, np.ndarray]:
