@@ -93,6 +93,30 @@ def test_hybrid_agrees_with_brute_force_small(circuit, direction):
     assert abs(r.energy_gap) < 0.02
 
 
+def test_hybrid_agrees_with_brute_force_at_a_rarer_point(circuit):
+    """A longer pulse (BER a few %): 600 stochastic writes, the hybrid inside the Wilson 95 % interval."""
+    r = brute_force_write(circuit, "p2ap", 6.0e-9, 600, seed=5)
+    assert 0.005 < r.hybrid_ber < 0.1, r.as_dict()
+    lo, hi = r.wilson95
+    assert lo <= r.hybrid_ber <= hi, r.as_dict()
+    assert abs(r.energy_gap) < 0.02, r.as_dict()
+
+
+def test_hybrid_agrees_with_brute_force_on_a_non_nominal_cell(circuit):
+    """A weak cell (RA +10 %, TMR -10 %, slow free layer, shifted transistors): the hybrid follows it."""
+    from pyspice_mram.circuit.write_circuit import CircuitSample
+
+    names = [t.name for t in circuit.transistors]
+    sample = CircuitSample(ra_scale=1.1, tmr_scale=0.9, rate_scale=0.8,
+                           delvto_v={n: 0.02 for n in names}, mulu0={n: 0.95 for n in names})
+    nominal = brute_force_write(circuit, "ap2p", 5.0e-9, 1, seed=3)
+    r = brute_force_write(circuit, "ap2p", 5.0e-9, 300, seed=3, sample=sample)
+    assert r.hybrid_ber > nominal.hybrid_ber + 0.05  # the weak cell fails visibly more often
+    lo, hi = r.wilson95
+    assert lo <= r.hybrid_ber <= hi, r.as_dict()
+    assert abs(r.energy_gap) < 0.02, r.as_dict()
+
+
 def test_brute_force_refuses_bad_pulses(circuit):
     for bad in (0.0, -5e-9, float("inf"), float("nan")):
         with pytest.raises(ParameterError, match="pulse length"):
