@@ -1,0 +1,178 @@
+"""The device and the driver reach SPICE: every field moves the simulated result, or is refused."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from pyspice_mram import paths
+from pyspice_mram.circuit.driver import DEFAULT_DRIVER, SPICE_PARAMS, DriverParameters
+from pyspice_mram.circuit.write_circuit import (
+    CircuitConditions,
+    CircuitSample,
+    WriteCircuit,
+    top_level_params,
+    _spice_number,
+)
+from pyspice_mram.device.calibration import default_switching_law
+from pyspice_mram.device.parameters import PAPER_DEVICE, STATE_AP
+from pyspice_mram.errors import DataError, ParameterError
+
+RAILS = {"p2ap": 0.73, "ap2p": 0.67}  # fixed rails: a field's effect is seen at the same rail
+
+
+def _netlist_copy(tmp_path, edit=lambda text: text, name="edited.cir"):
+    """The shipped netlist with absolute includes (so it runs from tmp_path) after `edit`."""
+    text = paths.netlist("write_driver.cir").read_text()
+    text = text.replace("../spice_models/", str(paths.resource_dir("spice_models")) + "/")
+    path = tmp_path / name
+    path.write_text(edit(text))
+    return path
+
+
+def _v_mtj(circuit: WriteCircuit, direction: str = "p2ap", state0: int | None = None) -> float:
+    """|V_MTJ| 1 ns after the pulse edge (frozen MTJ), at the circuit's (fixed) rail."""
+    res = circuit.run(direction, state0=state0, t_after_s=1e-9, typical=True)
+    return float(abs(circuit.mtj_voltage(res)[-1]))
+
+
+def _energy(circuit: WriteCircuit, direction: str = "p2ap") -> float:
+    res = circuit.run(direction, t_after_s=2e-9, typical=True)
+    _, e = circuit.cumulative_energy(res, direction, circuit.conditions.t_start_s)
+    return float(e.sum(axis=0)[-1])
+
+
+def test_driver_defaults_are_the_netlists():
+    params = top_level_params(paths.netlist("write_driver.cir").read_text())
+    for name, value in DEFAULT_DRIVER.spice_params().items():
+        assert _spice_number(params[name]) == pytest.approx(value, rel=1e-12), name
+    for name in ("mtj_diameter", "mtj_ra", "mtj_tmr0", "mtj_vh", "mtj_vc"):
+        assert name in params
+
+
+@pytest.mark.parametrize("field, factor", [
+    ("diameter_m", 1.4), ("ra_ohm_m2", 1.5), ("tmr0", 0.5), ("tmr_half_bias_v", 0.5),
+])
+def test_each_device_field_moves_v_mtj_in_spice(field, factor):
+    base = WriteCircuit(CircuitConditions(rail_v=RAILS))
+    device = PAPER_DEVICE.with_changes(**{field: getattr(PAPER_DEVICE, field) * factor})
+    changed = WriteCircuit(CircuitConditions(rail_v=RAILS, device=device))
+    state = STATE_AP if field.startswith("tmr") else None  # TMR acts on the AP state only
+    assert abs(_v_mtj(changed, state0=state) - _v_mtj(base, state0=state)) > 5e-3
+    assert _v_mtj(WriteCircuit(CircuitConditions(rail_v=RAILS)), state0=state) == pytest.approx(_v_mtj(base, state0=state), abs=1e-9)
+
+
+def test_a_45nm_device_has_its_resistance_in_spice():
+    """R_P = 2515 Ohm read from the simulated branch current, not from Python."""
+    device = PAPER_DEVICE.with_changes(diameter_m=45e-9)
+    c = WriteCircuit(CircuitConditions(rail_v=RAILS, device=device))
+    res = c.run("p2ap", t_after_s=1e-9, typical=True, vectors=("v(bl)", "v(mid)", "i(vwr)"))
+    v = c.mtj_voltage(res)[-1]
+    # at steady state the rail current is the MTJ current (predriver/WL currents are on other supplies)
+    assert v / -res["i(vwr)"][-1] == pytest.approx(2515, rel=0.01)
+
+
+@pytest.mark.parametrize("field, factor", [
+    ("leg_pmos_width_m", 0.4), ("leg_length_m", 2.0), ("access_width_m", 0.4),
+    ("access_length_m", 2.0), ("bl_resistance_ohm", 20.0), ("sl_resistance_ohm", 20.0),
+])
+def test_each_driver_field_moves_v_mtj_in_spice(field, factor):
+    base = WriteCircuit(CircuitConditions(rail_v=RAILS))
+    driver = DEFAULT_DRIVER.with_changes(**{field: getattr(DEFAULT_DRIVER, field) * factor})
+    changed = WriteCircuit(CircuitConditions(rail_v=RAILS, driver=driver))
+    assert _v_mtj(changed) < _v_mtj(base) - 5e-3
+
+
+def test_the_nmos_leg_and_the_word_line_move_the_ap2p_write():
+    base = WriteCircuit(CircuitConditions(rail_v=RAILS))
+    weak_n = WriteCircuit(CircuitConditions(rail_v=RAILS, driver=DEFAULT_DRIVER.with_changes(leg_nmos_width_m=0.2e-6)))
+    low_wl = WriteCircuit(CircuitConditions(rail_v=RAILS, driver=DEFAULT_DRIVER.with_changes(word_line_v=1.0)))
+    assert _v_mtj(weak_n, "ap2p") < _v_mtj(base, "ap2p") - 5e-3
+    assert _v_mtj(low_wl, "ap2p") < _v_mtj(base, "ap2p") - 5e-3
+    assert low_wl.supply_voltages("ap2p")["vwl"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("field, direction", [
+    ("bl_capacitance_f", "p2ap"), ("sl_capacitance_f", "ap2p"), ("wl_capacitance_f", "p2ap"),
+])
+def test_each_capacitance_moves_the_energy_in_spice(field, direction):
+    """The line the driver raises in this direction is charged from a supply: more C, more energy."""
+    base = WriteCircuit(CircuitConditions(rail_v=RAILS))
+    driver = DEFAULT_DRIVER.with_changes(**{field: getattr(DEFAULT_DRIVER, field) + 50e-15})
+    changed = WriteCircuit(CircuitConditions(rail_v=RAILS, driver=driver))
+    assert _energy(changed, direction) > _energy(base, direction) + 3e-15
+
+
+def test_transistor_sizes_follow_the_driver():
+    driver = DEFAULT_DRIVER.with_changes(leg_pmos_width_m=2.4e-6, access_width_m=0.7e-6, access_length_m=40e-9)
+    table = {t.name: t for t in WriteCircuit(CircuitConditions(rail_v=RAILS, driver=driver)).transistors}
+    assert table["mp_bl"].w_m == pytest.approx(2.4e-6) and table["mp_sl"].w_m == pytest.approx(2.4e-6)
+    assert table["mn_acc"].w_m == pytest.approx(0.7e-6) and table["mn_acc"].l_m == pytest.approx(40e-9)
+    assert table["mn_bl"].w_m == pytest.approx(0.8e-6)
+
+
+def test_critical_current_density_sets_the_spice_switching_time():
+    """A stochastic write of 1.3 mu: switches with the nominal Jc0, not with 1.2 x Jc0 (overdrive 1.67)."""
+    base = WriteCircuit(CircuitConditions(rail_v=RAILS))
+    t = 1.3 * base.law.mean_time_s(2.0)
+    rail = base.rail_v("p2ap")
+    device = PAPER_DEVICE.with_changes(critical_current_density_a_per_m2=1.2 * PAPER_DEVICE.critical_current_density_a_per_m2)
+    high = WriteCircuit(CircuitConditions(rail_v={"p2ap": rail, "ap2p": 0.67}, device=device))
+    assert base.stochastic_write("p2ap", t, (1.0, 1.0))[0]
+    assert not high.stochastic_write("p2ap", t, (1.0, 1.0))[0]
+
+
+def test_delta_reaches_the_spice_rate_table(tmp_path):
+    """The deck's MTJ rate comes from the circuit's law: a lower barrier switches faster below Vc."""
+    netlist = _netlist_copy(tmp_path, lambda s: s.replace(".save v(bl)", ".save v(xmtj.rate) v(bl)"))
+    rates = []
+    for delta in (70.0, 40.0):
+        c = WriteCircuit(CircuitConditions(netlist=netlist, rail_v={"p2ap": 0.3, "ap2p": 0.3},
+                                           device=PAPER_DEVICE.with_changes(thermal_stability=delta)))
+        res = c.run("p2ap", t_after_s=1e-9, typical=True, vectors=("v(bl)", "v(mid)", "v(xmtj.rate)"))
+        v = float(c.mtj_voltage(res)[-1])
+        assert v / PAPER_DEVICE.critical_voltage_v < 0.85  # thermal regime, where Delta matters
+        rates.append(float(res["v(xmtj.rate)"][-1]))
+        assert rates[-1] == pytest.approx(float(c.law.rate_per_s(v)), rel=0.01)
+    assert rates[1] > 100 * rates[0]
+
+
+def test_a_higher_ra_sample_switches_slower_at_the_same_rail():
+    """Ic0 is the free layer's: at a fixed rail a +10 % RA cell gets more voltage but needs more still."""
+    c = WriteCircuit(CircuitConditions(rail_v=RAILS))
+    nominal = c.frozen_write("p2ap").progress[-1]
+    high_ra = c.frozen_write("p2ap", CircuitSample(ra_scale=1.1)).progress[-1]
+    assert high_ra < 0.97 * nominal
+    # holding Vc instead (jc0_scale = 1 / ra_scale) gives the divider-only, faster result
+    fixed_vc = c.frozen_write("p2ap", CircuitSample(ra_scale=1.1, jc0_scale=1 / 1.1)).progress[-1]
+    assert fixed_vc > nominal
+    assert c.device_params(CircuitSample(ra_scale=1.1))["mtj_vc"] == pytest.approx(1.1 * 0.190)
+
+
+def test_a_netlist_that_cannot_honour_a_field_is_refused(tmp_path):
+    netlist = _netlist_copy(tmp_path, lambda s: s.replace("w_acc=0.5u l_acc=32n", "l_acc=32n").replace("w={w_acc}", "w=0.5u"))
+    with pytest.raises(DataError, match=r"w_acc \(driver access_width_m\)"):
+        WriteCircuit(CircuitConditions(netlist=netlist, rail_v=RAILS))
+    netlist = _netlist_copy(tmp_path, lambda s: s.replace(" mtj_vh=0.5", "").replace(" vh={mtj_vh}", ""), "no_vh.cir")
+    with pytest.raises(DataError, match=r"mtj_vh \(device\)"):
+        WriteCircuit(CircuitConditions(netlist=netlist, rail_v=RAILS))
+
+
+def test_a_law_for_another_device_is_refused():
+    with pytest.raises(ParameterError, match="law's device"):
+        WriteCircuit(CircuitConditions(rail_v=RAILS), law=default_switching_law(PAPER_DEVICE.with_changes(diameter_m=45e-9)))
+
+
+def test_driver_validation_and_resize_rule():
+    with pytest.raises(ParameterError, match="access_width_m"):
+        DriverParameters(access_width_m=0.0)
+    with pytest.raises(ParameterError, match="leg_length_m"):
+        DriverParameters(leg_length_m=10e-9)
+    with pytest.raises(ParameterError, match="unknown driver"):
+        DEFAULT_DRIVER.with_changes(gate_width=1.0)
+    big = DEFAULT_DRIVER.scaled_for_current(2.0)
+    assert big.leg_pmos_width_m == pytest.approx(3.2e-6) and big.access_width_m == pytest.approx(1.0e-6)
+    assert big.leg_length_m == DEFAULT_DRIVER.leg_length_m and big.word_line_v == DEFAULT_DRIVER.word_line_v
+    assert set(SPICE_PARAMS) == {f.name for f in dataclasses.fields(DriverParameters)}
