@@ -176,3 +176,74 @@ def test_driver_validation_and_resize_rule():
     assert big.leg_pmos_width_m == pytest.approx(3.2e-6) and big.access_width_m == pytest.approx(1.0e-6)
     assert big.leg_length_m == DEFAULT_DRIVER.leg_length_m and big.word_line_v == DEFAULT_DRIVER.word_line_v
     assert set(SPICE_PARAMS) == {f.name for f in dataclasses.fields(DriverParameters)}
+
+
+# --- sweeps: [device] / [driver] sections, provenance, table columns, limits at the first sample -----
+def _sweep_config(**sections):
+    from pyspice_mram.sweeps.config import validate
+
+    base = {"sweep": {"simulator": "analytic", "seed": 3, "n_samples": 6, "chunk_size": 7},
+            "circuit": {"time_step_s": 100e-12}, "table": {"targets": [1e-6, 1e-2, 0.5]}}
+    for name, keys in sections.items():
+        base.setdefault(name, {}).update(keys)
+    return validate(base)
+
+
+def test_device_and_driver_sections_are_validated():
+    from pyspice_mram.errors import ConfigError
+    from pyspice_mram.sweeps.config import config_device, config_driver
+
+    cfg = _sweep_config(device={"diameter_m": 45e-9, "critical_voltage_v": 0.2}, driver={"resize_for_current": True})
+    d = config_device(cfg)
+    assert d.diameter_m == 45e-9 and d.critical_voltage_v == pytest.approx(0.2)
+    ratio = d.critical_current_a / PAPER_DEVICE.critical_current_a
+    assert config_driver(cfg).leg_pmos_width_m == pytest.approx(1.6e-6 * ratio)
+    with pytest.raises(ConfigError, match="not both"):
+        _sweep_config(device={"critical_voltage_v": 0.2, "critical_current_density_a_per_m2": 5e10})
+    with pytest.raises(ConfigError, match="device.diameter_m"):
+        _sweep_config(device={"diameter_m": 1.0})
+    with pytest.raises(ConfigError, match="unknown key driver.gate_width"):
+        _sweep_config(driver={"gate_width": 1e-6})
+    with pytest.raises(ConfigError, match="critical_held_fixed"):
+        _sweep_config(variability={"critical_voltage": "fixed"})
+    assert _sweep_config().sample_hash != cfg.sample_hash
+
+
+def test_a_sweep_records_its_device_in_provenance_and_columns(tmp_path):
+    from pyspice_mram.sweeps.runner import run_sweep
+    from pyspice_mram.sweeps.tables import build_table
+
+    cfg = _sweep_config(device={"diameter_m": 45e-9, "thermal_stability": 60.0})
+    run_sweep(cfg, tmp_path / "run", progress=False)
+    df = build_table(tmp_path / "run")
+    assert np.allclose(df["device_diameter_m"], 45e-9) and np.allclose(df["device_delta"], 60.0)
+    assert np.allclose(df["device_vc_v"], 0.190) and np.allclose(df["device_ic0_a"], 4.75e10 * np.pi * (45e-9) ** 2 / 4)
+    assert df.attrs["provenance"]["config"]["device"]["diameter_m"] == 45e-9
+    assert df.attrs["provenance"]["config"]["driver"]["leg_pmos_width_m"] == pytest.approx(1.6e-6)
+
+
+def test_the_spice_cell_takes_the_configs_device_and_driver():
+    from pyspice_mram.sweeps.runner import SpiceCell
+
+    cfg = _sweep_config(sweep={"simulator": "spice"}, device={"diameter_m": 34e-9}, driver={"access_width_m": 0.6e-6})
+    cell = SpiceCell(cfg, cfg.corners[0])
+    assert cell.conditions.device.diameter_m == 34e-9
+    assert dict((t[0], t[2]) for t in cell.transistors)["mn_acc"] == pytest.approx(0.6e-6)
+    resized = _sweep_config(sweep={"simulator": "spice"}, device={"diameter_m": 40e-9}, driver={"resize_for_current": True})
+    widths = dict((t[0], t[2]) for t in SpiceCell(resized, resized.corners[0]).transistors)
+    assert widths["mn_acc"] == pytest.approx(0.5e-6 * (40 / 32) ** 2) and widths["mp_sl"] == pytest.approx(1.6e-6 * (40 / 32) ** 2)
+
+
+@pytest.mark.parametrize("sections, direction", [
+    ({"device": {"diameter_m": 100e-9}}, "p2ap"),  # a large MTJ: the default driver cannot deliver its current
+    ({"circuit": {"v_over_vc": 3.5}, "sweep": {"directions": ["ap2p"]}}, "ap2p"),  # a high amplitude
+])
+def test_an_unreachable_amplitude_stops_the_sweep_at_its_first_sample(tmp_path, sections, direction):
+    from pyspice_mram.sweeps.runner import run_sweep
+
+    sections = {**sections, "sweep": {"simulator": "spice", "n_samples": 200, "chunk_size": 50, **sections.get("sweep", {})}}
+    cfg = _sweep_config(**sections)
+    # the limit itself (a ParameterError naming the current), not "every sample of the first chunk failed"
+    with pytest.raises(ParameterError, match=rf"out of reach for {direction}.*uA of the .* uA needed.*widen"):
+        run_sweep(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

@@ -449,9 +449,16 @@ class WriteCircuit:
         lo, hi = RAIL_SEARCH_V
         g_hi = gap(hi)
         if g_hi < 0:
+            d = self.conditions.device
+            reached = g_hi + target
+            state = initial_state(direction)
+            i_reached = float(d.current_a(reached, state))
+            i_needed = float(d.current_a(target, state))
             raise ParameterError(
-                f"pulse amplitude {target * 1e3:.0f} mV ({self.conditions.v_over_vc:g} Vc) is out of reach for {direction}: "
-                f"even a {hi:g} V rail gives only {(g_hi + target) * 1e3:.0f} mV across the MTJ"
+                f"pulse amplitude {target * 1e3:.0f} mV ({self.conditions.v_over_vc:g} Vc of a {d.diameter_m * 1e9:.3g} nm MTJ) "
+                f"is out of reach for {direction}: even a {hi:g} V rail gives only {reached * 1e3:.0f} mV across the MTJ "
+                f"({i_reached * 1e6:.0f} uA of the {i_needed * 1e6:.0f} uA needed); the driver legs and the access device "
+                "limit the current: widen them (driver widths) or lower v_over_vc"
             )
         if gap(lo) > 0:
             raise ParameterError(f"pulse amplitude {target * 1e3:.0f} mV is below what a {lo:g} V rail gives for {direction}")

@@ -85,6 +85,10 @@ class SpiceCell:
         )
         self.circuit = WriteCircuit(self.conditions)
         self.transistors = [tuple(t) for t in self.circuit.transistors]
+        for direction in config["sweep"]["directions"]:
+            # solved here, not in the first sample: a device/driver that cannot reach the amplitude stops
+            # the sweep at its first sample with one line naming the limit, instead of failing every sample
+            self.circuit.rail_v(direction)
 
     def simulate(self, direction: str, sample: SampleDraw) -> FrozenWrite:
         from ..circuit.write_circuit import CircuitSample
