@@ -430,6 +430,13 @@ class WriteCircuit:
         v = res[f"v({NODE_FREE})"] - res[f"v({NODE_PINNED})"]
         return float(np.interp(self.conditions.t_start_s + SETTLE_S, res.time_s, v))
 
+    def spice_resistance_ohm(self, direction: str) -> float:
+        """The MTJ's resistance in its initial state (R_P for p2ap, R_AP at the pulse bias for ap2p), read
+        from SPICE: V_MTJ over the write-rail current, whose only DC path is the cell, once the edge is over."""
+        res = self.run(direction, t_after_s=SETTLE_S, typical=True,
+                       vectors=(f"v({NODE_FREE})", f"v({NODE_PINNED})", "i(vwr)"))
+        return float(abs(self.mtj_voltage(res)[-1] / res["i(vwr)"][-1]))
+
     def rail_v(self, direction: str) -> float:
         """The write-rail voltage of `direction` (solved on first use, then fixed)."""
         check_direction(direction)
