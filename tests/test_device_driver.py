@@ -247,3 +247,53 @@ def test_an_unreachable_amplitude_stops_the_sweep_at_its_first_sample(tmp_path, 
     with pytest.raises(ParameterError, match=rf"out of reach for {direction}.*uA of the .* uA needed.*widen"):
         run_sweep(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+# --- the CLI -----------------------------------------------------------------------------------------
+def _cli_json(capsys, *args):
+    from pyspice_mram.cli import main
+
+    assert main(list(args)) == 0
+    return __import__("json").loads(capsys.readouterr().out)
+
+
+def test_device_cli_takes_the_device(capsys, tmp_path):
+    out = _cli_json(capsys, "device", "--diameter", "45e-9", "--ra", "6e-12", "--json")
+    assert out["r_p_ohm"] == pytest.approx(6e-12 / (np.pi * 45e-9**2 / 4))
+    assert out["vc_v"] == pytest.approx(0.285) and out["device"]["diameter_m"] == 45e-9
+    path = tmp_path / "dev.toml"
+    path.write_text("[device]\ndiameter_m = 45e-9\ncritical_voltage_v = 0.25\n")
+    out = _cli_json(capsys, "device", "--device", str(path), "--ra", "5e-12", "--json")  # a single option overrides
+    assert out["vc_v"] == pytest.approx(0.25) and out["device"]["ra_ohm_m2"] == 5e-12
+
+
+@pytest.mark.parametrize("args, message", [
+    (["device", "--diameter", "-1"], "device.diameter_m"),
+    (["device", "--vc", "0.2", "--jc0", "5e10"], "not both"),
+    (["write", "--device", "no_such_device.toml"], "does not exist"),
+])
+def test_device_cli_errors_are_one_line(capsys, args, message):
+    from pyspice_mram.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_write_cli_45nm_device_reaches_spice(capsys):
+    big = _cli_json(capsys, "write", "--diameter", "45e-9", "--direction", "p2ap", "--targets", "1e-10", "--json")
+    paper = _cli_json(capsys, "write", "--direction", "p2ap", "--targets", "1e-10", "--json")
+    assert big["spice_resistance_ohm"]["p2ap"] == pytest.approx(2515, rel=0.005)
+    assert paper["spice_resistance_ohm"]["p2ap"] == pytest.approx(4974, rel=0.005)
+    ratio = big["targets"][0]["energy_j"] / paper["targets"][0]["energy_j"]
+    assert 2.0 < ratio < 2.6  # ~(45/32)^2 more current at the same Vc, plus the driver
+
+
+def test_write_cli_resized_driver_writes_both_directions(capsys, tmp_path):
+    from pyspice_mram.cli import main
+
+    assert main(["write", "--diameter", "45e-9", "--targets", "1e-10"]) == 2  # the shipped driver cannot do AP->P
+    assert "out of reach for ap2p" in capsys.readouterr().err
+    out = _cli_json(capsys, "write", "--diameter", "45e-9", "--resize-driver", "--targets", "1e-10", "--json")
+    assert out["driver"]["access_width_m"] == pytest.approx(0.5e-6 * (45 / 32) ** 2)
+    assert set(out["rails_v"]) == {"p2ap", "ap2p"}
