@@ -297,3 +297,26 @@ def test_write_cli_resized_driver_writes_both_directions(capsys, tmp_path):
     out = _cli_json(capsys, "write", "--diameter", "45e-9", "--resize-driver", "--targets", "1e-10", "--json")
     assert out["driver"]["access_width_m"] == pytest.approx(0.5e-6 * (45 / 32) ** 2)
     assert set(out["rails_v"]) == {"p2ap", "ap2p"}
+
+
+def test_delta_follows_the_volume_from_the_material():
+    from pyspice_mram.device.parameters import MTJParameters
+    from pyspice_mram.errors import ConfigError
+    from pyspice_mram.sweeps.config import config_device
+
+    k_eff = PAPER_DEVICE.anisotropy_energy_j_per_m3
+    assert MTJParameters.from_materials(anisotropy_energy_j_per_m3=k_eff).thermal_stability == pytest.approx(70.0)
+    big = MTJParameters.from_materials(anisotropy_energy_j_per_m3=k_eff, diameter_m=45e-9)
+    assert big.thermal_stability == pytest.approx(70.0 * (45 / 32) ** 2)
+    thick = MTJParameters.from_materials(anisotropy_field_a_per_m=PAPER_DEVICE.anisotropy_field_a_per_m, free_layer_thickness_m=2.6e-9)
+    assert thick.thermal_stability == pytest.approx(140.0)
+    assert big.critical_voltage_v == pytest.approx(0.190)  # Jc0 is a material value: Vc = Jc0 RA stays
+    with pytest.raises(ParameterError, match="one of"):
+        MTJParameters.from_materials()
+    with pytest.raises(ParameterError, match="follows from the material"):
+        MTJParameters.from_materials(anisotropy_energy_j_per_m3=k_eff, thermal_stability=60.0)
+    cfg = _sweep_config(device={"diameter_m": 20e-9, "anisotropy_energy_j_per_m3": k_eff})
+    assert config_device(cfg).thermal_stability == pytest.approx(70.0 * (20 / 32) ** 2)
+    assert config_device(_sweep_config()) == PAPER_DEVICE
+    with pytest.raises(ConfigError, match="follows from the material"):
+        _sweep_config(device={"thermal_stability": 60.0, "anisotropy_field_a_per_m": 3e5})

@@ -82,6 +82,38 @@ class MTJParameters:
         """Delta * kT: the barrier that sets retention and the thermal switching regime."""
         return self.thermal_stability * K_BOLTZMANN * self.temperature_k
 
+    @property
+    def anisotropy_energy_j_per_m3(self) -> float:
+        """Effective anisotropy energy density K_eff = Delta kT / V (what Delta means per unit volume)."""
+        return self.energy_barrier_j / self.free_layer_volume_m3
+
+    @property
+    def anisotropy_field_a_per_m(self) -> float:
+        """Effective anisotropy field H_k = 2 K_eff / (mu0 Ms)."""
+        return 2.0 * self.anisotropy_energy_j_per_m3 / (MU0 * self.saturation_magnetization_a_per_m)
+
+    @classmethod
+    def from_materials(cls, *, anisotropy_energy_j_per_m3: float | None = None, anisotropy_field_a_per_m: float | None = None,
+                       **fields: float) -> "MTJParameters":
+        """A device from its free layer's material: Delta = K_eff V / kT with V = area x thickness.
+
+        Give K_eff, or H_k (then K_eff = mu0 Ms H_k / 2 with the device's Ms); `fields` are the other
+        MTJParameters fields (diameter, thickness, Ms, RA, TMR0, Jc0 ...). Delta then grows with the
+        volume, while Jc0 (and so Vc = Jc0 RA) is a material value: Ic0 = Jc0 x area.
+        """
+        if (anisotropy_energy_j_per_m3 is None) == (anisotropy_field_a_per_m is None):
+            raise ParameterError("give one of anisotropy_energy_j_per_m3 and anisotropy_field_a_per_m")
+        if "thermal_stability" in fields:
+            raise ParameterError("thermal_stability follows from the material (K_eff V / kT); do not give it too")
+        base = cls(**fields)
+        if anisotropy_energy_j_per_m3 is not None:
+            k_eff = _check_positive("anisotropy_energy_j_per_m3", anisotropy_energy_j_per_m3)
+        else:
+            h_k = _check_positive("anisotropy_field_a_per_m", anisotropy_field_a_per_m)
+            k_eff = 0.5 * MU0 * base.saturation_magnetization_a_per_m * h_k
+        delta = k_eff * base.free_layer_volume_m3 / (K_BOLTZMANN * base.temperature_k)
+        return replace(base, thermal_stability=_check_positive("thermal_stability", delta))
+
     # --- electrical -------------------------------------------------------------------------------
     @property
     def r_p_ohm(self) -> float:

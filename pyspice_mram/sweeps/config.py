@@ -122,8 +122,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "critical_current_density_a_per_m2": Key("float", None, _between(1e8, 1e13),
                                                  "a current density in [1e8, 1e13] A/m^2 (4.75e10 = 4.75 MA/cm^2)"),
         "critical_voltage_v": Key("float", None, _between(0.01, 2.0), "a voltage in [0.01, 2] V"),
-        "thermal_stability": Key("float", 70.0, _between(5.0, 500.0), "a barrier in [5, 500] kT"),
+        "thermal_stability": Key("float", None, _between(5.0, 500.0), "a barrier in [5, 500] kT (default 70)"),
+        # or the free layer's anisotropy (one of the two): Delta = K_eff x area x thickness / kT
+        "anisotropy_energy_j_per_m3": Key("float", None, _between(1e3, 1e8), "an energy density in [1e3, 1e8] J/m^3"),
+        "anisotropy_field_a_per_m": Key("float", None, _between(1e3, 1e8), "a field in [1e3, 1e8] A/m"),
         "free_layer_thickness_m": Key("float", 1.3e-9, _between(0.3e-9, 20e-9), "a thickness in [0.3e-9, 20e-9] m"),
+        "saturation_magnetization_a_per_m": Key("float", 1.58 / (4e-7 * math.pi), _between(1e4, 1e7), "a magnetisation in [1e4, 1e7] A/m"),
         "attempt_time_s": Key("float", 1e-9, _between(1e-12, 1e-6), "a time in [1e-12, 1e-6] s"),
     },
     # The write driver (SI units, DriverParameters fields); defaults: the shipped netlist's driver.
@@ -259,12 +263,13 @@ def validate(raw: dict[str, Any], source: str = "<dict>", text: str = "") -> Swe
 
 def config_device(config: SweepConfig) -> MTJParameters:
     """The sweep's MTJ (`[device]`); Vc, when given, is kept as given (Jc0 = Vc / RA)."""
-    d = dict(config["device"])
-    vc, jc0 = d.pop("critical_voltage_v"), d.pop("critical_current_density_a_per_m2")
+    d = {k: v for k, v in config["device"].items() if v is not None}
+    vc, jc0 = d.pop("critical_voltage_v", None), d.pop("critical_current_density_a_per_m2", None)
+    material = {k: d.pop(k) for k in ("anisotropy_energy_j_per_m3", "anisotropy_field_a_per_m") if k in d}
     if vc is not None and jc0 is not None:
         raise ConfigError("[device]: give critical_current_density_a_per_m2 or critical_voltage_v, not both")
     try:
-        device = MTJParameters(**d)
+        device = MTJParameters.from_materials(**material, **d) if material else MTJParameters(**d)
         if vc is not None:
             return device.with_changes(critical_voltage_v=vc)
         if jc0 is not None:
