@@ -320,3 +320,62 @@ def test_delta_follows_the_volume_from_the_material():
     assert config_device(_sweep_config()) == PAPER_DEVICE
     with pytest.raises(ConfigError, match="follows from the material"):
         _sweep_config(device={"thermal_stability": 60.0, "anisotropy_field_a_per_m": 3e5})
+
+
+# --- design space ------------------------------------------------------------------------------------
+def test_amplitude_design_space_envelope_and_resume(tmp_path):
+    from pyspice_mram.sweeps.designspace import (
+        REFERENCE_AMPLITUDE, amplitude_envelope, amplitude_points, run_design_space, stop_time_for, write_summary,
+    )
+
+    cfg = _sweep_config(sweep={"n_samples": 5, "chunk_size": 6})
+    points = amplitude_points(cfg, (1.5, 2.0, 3.0))
+    assert points[0].changes["circuit"]["stop_time_s"] == pytest.approx(2 * cfg["circuit"]["stop_time_s"])
+    assert stop_time_for(3.0, 40e-9) == 40e-9
+    done = run_design_space(cfg, tmp_path / "ds", points, targets=(1e-6, 1e-2), progress=False)
+    assert [p.status for p in done] == ["ok"] * 3
+    env = amplitude_envelope(done, (1e-6, 1e-2))
+    assert {(r["scenario"], r["ber"]) for r in env} == {(s, b) for s in ("nominal", "variability") for b in (1e-6, 1e-2)}
+    for r in env:
+        same = [row["energy_j"] for p in done for row in p.rows if row["scenario"] == r["scenario"] and row["ber"] == r["ber"]]
+        assert r["energy_j"] == pytest.approx(min(same)) and len(same) == 3
+        ref = [row["energy_j"] for p in done if p.changes["circuit"]["v_over_vc"] == REFERENCE_AMPLITUDE
+               for row in p.rows if row["scenario"] == r["scenario"] and row["ber"] == r["ber"]][0]
+        assert r["saving_vs_reference"] == pytest.approx(1 - r["energy_j"] / ref) and r["saving_vs_reference"] >= 0
+    # a lower amplitude needs a longer pulse for the same BER
+    t = {p.changes["circuit"]["v_over_vc"]: [row["t_pulse_s"] for row in p.rows if row["scenario"] == "nominal"][0] for p in done}
+    assert t[1.5] > t[2.0] > t[3.0]
+    summary = write_summary(tmp_path / "ds", "amplitude", done, env)
+    assert (tmp_path / "ds" / "designspace.json").is_file() and summary["envelope"] == env
+    again = run_design_space(cfg, tmp_path / "ds", amplitude_points(cfg, (1.5, 2.0, 3.0)), targets=(1e-6, 1e-2),
+                             resume=True, progress=False)  # finished points are reused, not refused
+    assert [p.rows for p in again] == [p.rows for p in done]
+    with pytest.raises(Exception, match="reference"):
+        amplitude_points(cfg, (1.5, 3.0))
+
+
+def test_an_out_of_reach_design_point_is_recorded_with_its_limit(tmp_path):
+    from pyspice_mram.sweeps.designspace import amplitude_points, run_design_space
+
+    cfg = _sweep_config(sweep={"simulator": "spice", "n_samples": 5, "chunk_size": 6})
+    point = [p for p in amplitude_points(cfg, (2.0, 3.5)) if p.label == "v3.5"]
+    done = run_design_space(cfg, tmp_path / "ds", point, progress=False)
+    assert done[0].status == "out_of_reach" and "out of reach for ap2p" in done[0].reason and not done[0].rows
+    assert not (tmp_path / "ds" / "v3.5").exists()
+
+
+def test_designspace_cli_writes_summary_and_figure(tmp_path, capsys):
+    from pyspice_mram.cli import main
+
+    path = tmp_path / "ds.toml"
+    path.write_text('[sweep]\nsimulator = "analytic"\nn_samples = 4\nchunk_size = 5\n[circuit]\ntime_step_s = 100e-12\n')
+    out = _cli_json(capsys, "designspace", "amplitude", str(path), "--out", str(tmp_path / "a"), "--amplitudes", "1.6,2.0",
+                    "--targets", "1e-4,1e-2", "-q", "--json")
+    assert (tmp_path / "a" / "amplitude_duration.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(out["envelope"]) == 4
+    out = _cli_json(capsys, "designspace", "size", str(path), "--out", str(tmp_path / "s"), "--diameters", "30e-9,40e-9",
+                    "--targets", "1e-4,1e-2", "-q", "--json")
+    rows = {(p["label"], r["scenario"], r["ber"]): r for p in out["points"] for r in p["rows"]}
+    assert rows[("d40nm", "nominal", 1e-2)]["energy_j"] > rows[("d30nm", "nominal", 1e-2)]["energy_j"]
+    assert rows[("d40nm", "nominal", 1e-2)]["device_ic0_a"] == pytest.approx(4.75e10 * np.pi * 40e-9**2 / 4)
+    assert main(["designspace", "amplitude", str(path), "--out", str(tmp_path / "a")]) == 2  # exists, no --resume
