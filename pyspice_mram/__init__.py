@@ -21,6 +21,8 @@ _LAZY = {
     "WriteCircuit": "circuit.write_circuit",
     "CircuitConditions": "circuit.write_circuit",
     "CircuitSample": "circuit.write_circuit",
+    "DriverParameters": "circuit.driver",
+    "run_design_space": "sweeps.designspace",
     "nominal_write_energy": "circuit.write_energy",
     "brute_force_write": "circuit.bruteforce",
     "FrozenWrite": "circuit.hybrid",

@@ -148,7 +148,8 @@ def test_missing_netlist_and_model_card(tmp_path):
 
 def test_netlist_ngspice_rejects(tmp_path):
     text = paths.netlist("write_driver.cir").read_text()
-    text = text.replace("Cwl wl 0 2f", "Cwl wl 0 2f\nQbogus a b c no_such_bjt_model")
+    assert "Cwl wl 0 {c_wl}" in text
+    text = text.replace("Cwl wl 0 {c_wl}", "Cwl wl 0 {c_wl}\nQbogus a b c no_such_bjt_model")
     bad = tmp_path / "bad.cir"
     bad.write_text(text.replace("../spice_models/", str(paths.resource_dir("spice_models")) + "/"))
     with pytest.raises(SimulatorError, match="rejected the netlist"):

@@ -72,9 +72,10 @@ def test_mtj_draws_lognormal_normal_and_vc_convention():
     draws = [draw_sample(v, 2, i) for i in range(1, 4001)]
     ln_ra = np.log([d.ra_scale for d in draws])
     assert ln_ra.std() == pytest.approx(0.05, rel=0.05)
-    assert all(d.vc_scale == 1.0 for d in draws)  # Vc is a voltage: it does not track RA
-    tracking = [draw_sample(variability(critical_voltage="tracks_ra"), 2, i) for i in range(1, 50)]
-    assert all(d.vc_scale == d.ra_scale for d in tracking)
+    # the default holds Ic0 = Jc0 x area fixed (a free-layer property): Vc = Ic0 R_P tracks RA
+    assert all(d.vc_scale == d.ra_scale for d in draws)
+    fixed_vc = [draw_sample(variability(critical_held_fixed="voltage"), 2, i) for i in range(1, 50)]
+    assert all(d.vc_scale == 1.0 for d in fixed_vc)
     normal = np.array([draw_sample(variability(mtj_distribution="normal"), 2, i).tmr_scale for i in range(1, 4001)])
     assert normal.std() == pytest.approx(0.05, rel=0.05) and normal.mean() == pytest.approx(1.0, abs=0.003)
 

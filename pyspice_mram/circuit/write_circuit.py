@@ -3,9 +3,15 @@
 `WriteCircuit(conditions)` loads the netlist once into the process's ngspice session. Everything that
 changes from run to run is a top-level `.param` of the netlist, changed with `alterparam` + `reset`:
 - `conditions` (`CircuitConditions`) are fixed per circuit: BSIM4 card, corner shifts, VDD scale,
-  temperature, pulse amplitude v_over_vc, transient length and time steps;
-- `sample` (`CircuitSample`) carries one Monte Carlo draw: MTJ ra/tmr/rate scales and per-transistor
-  delvto / mulu0.
+  temperature, pulse amplitude v_over_vc, transient length and time steps, the MTJ device
+  (`MTJParameters`) and the driver (`DriverParameters`). Every device and driver field reaches the
+  netlist as a `.param` on every run; the MTJ's switching-rate table (which carries Delta and the
+  law) is rendered from the circuit's law into the deck in place of the shipped `mtj.lib`, so a
+  device with another Delta switches by its own law in SPICE too. A netlist that lacks one of those
+  `.param`s cannot honour the field and is refused at load;
+- `sample` (`CircuitSample`) carries one Monte Carlo draw: MTJ ra/tmr/rate/Jc0 scales and
+  per-transistor delvto / mulu0. The critical current density is the fixed device quantity, so a
+  sample's Vc = Jc0 jc0_scale RA ra_scale: a higher-RA cell needs more voltage to switch.
 
 The write rail is a design choice, so it is solved once per direction (nominal device, typical corner,
 nominal VDD and temperature) such that V_MTJ at pulse start = v_over_vc * Vc, then kept fixed: a
@@ -33,8 +39,10 @@ from scipy import optimize
 
 from .. import paths
 from ..device.calibration import default_switching_law
+from ..device.macromodel import render_mtj_library
 from ..device.parameters import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
 from ..errors import DataError, ParameterError
+from .driver import DEFAULT_DRIVER, SPICE_PARAMS as DRIVER_SPICE_PARAMS, DriverParameters
 from .hybrid import FrozenWrite
 from .ngspice import NgSpice, TransientResult
 from ..device.switching import SwitchingLaw
@@ -53,6 +61,10 @@ SUPPLY_PARAMS = {"vwr": "vrail", "vwl": "vwl_nom", "vdd": "vdd_nom"}
 # Nodes of the netlist the code reads (free layer = bl, pinned layer = mid, state output = st).
 NODE_FREE, NODE_PINNED, NODE_STATE = "bl", "mid", "st"
 WAVEFORM_NODES = ("bl", "mid", "st", "bl_d", "sl_d", "wl", "g_bl", "g_sl")
+
+MTJ_SPICE_PARAMS = ("mtj_diameter", "mtj_ra", "mtj_tmr0", "mtj_vh", "mtj_vc")
+"""Netlist `.param`s of the MTJ device (SI): diameter, RA, TMR0, Vh and the sample's Vc = Jc0 RA."""
+MTJ_LIBRARY = "mtj.lib"  # the include that the deck replaces with the library rendered for the circuit's law
 
 RAIL_SEARCH_V = (0.2, 1.6)  # bracket of the rail solver (V)
 RAIL_TOLERANCE_V = 2e-5
@@ -101,9 +113,14 @@ class CircuitConditions:
     t_rise_s: float = 20e-12  # control-input edges
     rail_v: Mapping[str, float] | None = None  # fixed rails per direction; None = solve them
     device: MTJParameters = PAPER_DEVICE
+    driver: DriverParameters = DEFAULT_DRIVER
     spice_options: Mapping[str, str] = field(default_factory=dict)  # extra ngspice `option`s for every run
 
     def __post_init__(self) -> None:
+        if not isinstance(self.device, MTJParameters):
+            raise ParameterError(f"device must be an MTJParameters, got {type(self.device).__name__}")
+        if not isinstance(self.driver, DriverParameters):
+            raise ParameterError(f"driver must be a DriverParameters, got {type(self.driver).__name__}")
         _check_finite("v_over_vc", self.v_over_vc, positive=True)
         for name in ("dvt_n_v", "dvt_p_v"):
             _check_finite(name, getattr(self, name))
@@ -141,11 +158,12 @@ class CircuitSample:
     ra_scale: float = 1.0
     tmr_scale: float = 1.0
     rate_scale: float = 1.0
+    jc0_scale: float = 1.0  # multiplies the critical current density (1/ra_scale holds Vc fixed instead)
     delvto_v: Mapping[str, float] = field(default_factory=dict)
     mulu0: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("ra_scale", "tmr_scale", "rate_scale"):
+        for name in ("ra_scale", "tmr_scale", "rate_scale", "jc0_scale"):
             _check_finite(name, getattr(self, name), positive=True)
         for name, value in self.delvto_v.items():
             _check_finite(f"delvto_v[{name}]", value)
@@ -191,8 +209,48 @@ def _logical_lines(text: str) -> list[str]:
     return out
 
 
-def parse_transistors(netlist_text: str) -> list[Transistor]:
-    """MOSFET instances of the top level (M-lines): name, type, W, L."""
+def top_level_params(netlist_text: str) -> dict[str, str]:
+    """Top-level `.param name=value` definitions of a netlist (values as written, names lower case).
+
+    Only lines before the first `.subckt` or after its `.ends` count: a subcircuit's params are its own.
+    """
+    found: dict[str, str] = {}
+    depth = 0
+    for line in _logical_lines(netlist_text):
+        low = line.lower()
+        if low.startswith(".subckt"):
+            depth += 1
+        elif low.startswith(".ends"):
+            depth = max(depth - 1, 0)
+        elif depth == 0 and low.startswith(".param"):
+            for m in re.finditer(r"(\w+)\s*=\s*(\{[^}]*\}|[^\s{}]+)", line[len(".param"):]):
+                found[m.group(1).lower()] = m.group(2)
+    return found
+
+
+def _size(text: str, params: Mapping[str, float], instance: str) -> float:
+    """A W or L token: a number, or `{name}` of a top-level .param."""
+    m = re.fullmatch(r"\{\s*(\w+)\s*\}", text.strip())
+    if not m:
+        return _spice_number(text)
+    name = m.group(1).lower()
+    if name not in params:
+        raise DataError(f"{instance}: size {text!r} names no top-level .param of the netlist")
+    return float(params[name])
+
+
+def parse_transistors(netlist_text: str, params: Mapping[str, float] | None = None) -> list[Transistor]:
+    """MOSFET instances of the top level (M-lines): name, type, W, L.
+
+    A size written as `{name}` takes the value `params[name]`, else the netlist's own `.param` default.
+    """
+    values: dict[str, float] = {}
+    for name, text in top_level_params(netlist_text).items():
+        try:
+            values[name] = _spice_number(text)
+        except DataError:
+            pass  # an expression: only plain numbers can stand for a size
+    values.update({k.lower(): float(v) for k, v in (params or {}).items()})
     found: list[Transistor] = []
     for line in _logical_lines(netlist_text):
         if not line[0] in "mM":
@@ -201,7 +259,8 @@ def parse_transistors(netlist_text: str) -> list[Transistor]:
         model = tokens[5].lower()
         kind = "p" if model.startswith("p") else "n"
         kw = dict(t.lower().split("=", 1) for t in tokens[6:] if "=" in t)
-        found.append(Transistor(tokens[0].lower(), kind, _spice_number(kw["w"]), _spice_number(kw["l"])))
+        name = tokens[0].lower()
+        found.append(Transistor(name, kind, _size(kw["w"], values, name), _size(kw["l"], values, name)))
     return found
 
 
@@ -214,11 +273,17 @@ def _resolve_file(value: str | Path, folder: str, what: str) -> Path:
     return paths.resource_file(folder, str(value))
 
 
-def build_deck(netlist_path: Path, model_card: Path) -> str:
-    """The netlist text with its includes made absolute and the BSIM4 card swapped for `model_card`."""
+def build_deck(netlist_path: Path, model_card: Path, mtj_library: str | None = None) -> str:
+    """The netlist text with its includes made absolute and the BSIM4 card swapped for `model_card`.
+
+    With `mtj_library` (the text of an `mtj_pma` library), the include of `mtj.lib` is replaced by it.
+    """
     lines: list[str] = []
     for line in netlist_path.read_text().splitlines():
         m = re.match(r"^\s*\.(include|inc|lib)\s+\"?([^\"\s]+)\"?(.*)$", line, flags=re.IGNORECASE)
+        if m and mtj_library is not None and Path(m.group(2)).name == MTJ_LIBRARY:
+            lines.extend(mtj_library.strip("\n").splitlines())
+            continue
         if m:
             target = Path(m.group(2))
             if not target.is_absolute():
@@ -238,15 +303,49 @@ class WriteCircuit:
     def __init__(self, conditions: CircuitConditions | None = None, law: SwitchingLaw | None = None) -> None:
         self.conditions = conditions or CircuitConditions()
         self.law = law or default_switching_law(self.conditions.device)
+        if self.law.device != self.conditions.device:
+            raise ParameterError("the switching law's device differs from the circuit's device: "
+                                 "build the law for CircuitConditions.device (e.g. default_switching_law(device))")
         self.netlist_path = _resolve_file(self.conditions.netlist, "netlists", "netlist")
         self.model_card_path = _resolve_file(self.conditions.model_card, "spice_models", "model card")
-        self.deck = build_deck(self.netlist_path, self.model_card_path)
-        self.transistors: list[Transistor] = parse_transistors(self.deck)
+        library = render_mtj_library(self.law, self.conditions.device)
+        self.deck = build_deck(self.netlist_path, self.model_card_path, mtj_library=library)
+        self._check_honoured()
+        self.transistors: list[Transistor] = parse_transistors(self.deck, self.conditions.driver.spice_params())
         self._transistor_names = {t.name for t in self.transistors}
-        self._nominal = {name: self._param(name) for name in ("vwl_nom", "vdd_nom")}
+        self._nominal = {"vwl_nom": self.conditions.driver.word_line_v, "vdd_nom": self._param("vdd_nom")}
         self.engine = NgSpice.session()
         self._activate()
         self._rails: dict[str, float] = dict(self.conditions.rail_v or {})
+
+    def _check_honoured(self) -> None:
+        """Refuse a netlist that lacks a `.param` a device or driver field needs (it would pass silently)."""
+        have = set(top_level_params(self.deck))
+        missing = [p for p in (*MTJ_SPICE_PARAMS, *DRIVER_SPICE_PARAMS.values()) if p not in have]
+        if missing:
+            by_param = {v: k for k, v in DRIVER_SPICE_PARAMS.items()}
+            named = [f"{p} (driver {by_param[p]})" if p in by_param else f"{p} (device)" for p in missing]
+            raise DataError(f"netlist {self.netlist_path.name} cannot honour the circuit's parameters: "
+                            f"it has no .param {', '.join(named)}")
+        if ".subckt mtj_pma" not in self.deck.lower():
+            raise DataError(f"netlist {self.netlist_path.name} does not include {MTJ_LIBRARY}: the MTJ's switching law "
+                            "could not reach SPICE")
+
+    def sample_device(self, sample: CircuitSample = NOMINAL_SAMPLE) -> MTJParameters:
+        """The MTJ of one sample: RA, TMR0 and Jc0 scaled (so Vc = Jc0 RA follows RA)."""
+        d = self.conditions.device
+        return d.with_changes(
+            ra_ohm_m2=d.ra_ohm_m2 * sample.ra_scale, tmr0=d.tmr0 * sample.tmr_scale,
+            critical_current_density_a_per_m2=d.critical_current_density_a_per_m2 * sample.jc0_scale,
+        )
+
+    def device_params(self, sample: CircuitSample = NOMINAL_SAMPLE) -> dict[str, float]:
+        """The netlist's MTJ `.param`s: the nominal device (the subckt applies ra/tmr scales) and the sample's Vc."""
+        d = self.conditions.device
+        return {
+            "mtj_diameter": d.diameter_m, "mtj_ra": d.ra_ohm_m2, "mtj_tmr0": d.tmr0, "mtj_vh": d.tmr_half_bias_v,
+            "mtj_vc": self.sample_device(sample).critical_voltage_v,
+        }
 
     # --- session ----------------------------------------------------------------------------------
     def _activate(self) -> None:
@@ -260,6 +359,8 @@ class WriteCircuit:
                 f"unknown transistor(s) {', '.join(sorted(unknown))}; the circuit has {', '.join(sorted(self._transistor_names))}"
             )
         params = {"ra_scale": sample.ra_scale, "tmr_scale": sample.tmr_scale, "rate_scale": sample.rate_scale}
+        params.update(self.device_params(sample))
+        params.update(self.conditions.driver.spice_params())
         for t in self.transistors:
             params[f"dvt_{t.name}"] = float(sample.delvto_v.get(t.name, 0.0))
             params[f"mu_{t.name}"] = float(sample.mulu0.get(t.name, 1.0))
@@ -329,6 +430,13 @@ class WriteCircuit:
         v = res[f"v({NODE_FREE})"] - res[f"v({NODE_PINNED})"]
         return float(np.interp(self.conditions.t_start_s + SETTLE_S, res.time_s, v))
 
+    def spice_resistance_ohm(self, direction: str) -> float:
+        """The MTJ's resistance in its initial state (R_P for p2ap, R_AP at the pulse bias for ap2p), read
+        from SPICE: V_MTJ over the write-rail current, whose only DC path is the cell, once the edge is over."""
+        res = self.run(direction, t_after_s=SETTLE_S, typical=True,
+                       vectors=(f"v({NODE_FREE})", f"v({NODE_PINNED})", "i(vwr)"))
+        return float(abs(self.mtj_voltage(res)[-1] / res["i(vwr)"][-1]))
+
     def rail_v(self, direction: str) -> float:
         """The write-rail voltage of `direction` (solved on first use, then fixed)."""
         check_direction(direction)
@@ -348,9 +456,16 @@ class WriteCircuit:
         lo, hi = RAIL_SEARCH_V
         g_hi = gap(hi)
         if g_hi < 0:
+            d = self.conditions.device
+            reached = g_hi + target
+            state = initial_state(direction)
+            i_reached = float(d.current_a(reached, state))
+            i_needed = float(d.current_a(target, state))
             raise ParameterError(
-                f"pulse amplitude {target * 1e3:.0f} mV ({self.conditions.v_over_vc:g} Vc) is out of reach for {direction}: "
-                f"even a {hi:g} V rail gives only {(g_hi + target) * 1e3:.0f} mV across the MTJ"
+                f"pulse amplitude {target * 1e3:.0f} mV ({self.conditions.v_over_vc:g} Vc of a {d.diameter_m * 1e9:.3g} nm MTJ) "
+                f"is out of reach for {direction}: even a {hi:g} V rail gives only {reached * 1e3:.0f} mV across the MTJ "
+                f"({i_reached * 1e6:.0f} uA of the {i_needed * 1e6:.0f} uA needed); the driver legs and the access device "
+                "limit the current: widen them (driver widths) or lower v_over_vc"
             )
         if gap(lo) > 0:
             raise ParameterError(f"pulse amplitude {target * 1e3:.0f} mV is below what a {lo:g} V rail gives for {direction}")
@@ -393,13 +508,17 @@ class WriteCircuit:
         return grid, np.array([np.interp(grid, rel, row) for row in energy])
 
     def progress(self, result: TransientResult, sample: CircuitSample) -> np.ndarray:
-        """q(t) on the grid from pulse start: rate_scale * law.progress of the run's V_MTJ."""
+        """q(t) on the grid from pulse start: rate_scale * law.progress of the run's V_MTJ.
+
+        The law is a function of v = |V| / Vc; the sample's Vc (Jc0 RA of the sample) sets v.
+        """
         c = self.conditions
         t, v = result.time_s, self.mtj_voltage(result)
         keep = t > c.t_start_s
         t_rel = np.concatenate(([0.0], t[keep] - c.t_start_s))
         v_rel = np.concatenate(([np.interp(c.t_start_s, t, v)], v[keep]))
-        q = self.law.progress(t_rel, v_rel)
+        vc_ratio = self.law.device.critical_voltage_v / self.sample_device(sample).critical_voltage_v
+        q = self.law.progress(t_rel, v_rel * vc_ratio)
         return sample.rate_scale * np.interp(c.time_grid_s, t_rel, q)
 
     # --- the hybrid estimator's input -------------------------------------------------------------

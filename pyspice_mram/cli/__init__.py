@@ -24,6 +24,7 @@ COMMANDS = {
     "train": ("train", "train"),
     "experiment": ("experiment", "experiment"),
     "paper": ("paper", "paper"),
+    "designspace": ("designspace", "designspace"),
 }
 
 EXIT_USER_ERROR = 2

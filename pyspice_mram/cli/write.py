@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import ParameterError
+from .device_options import device_options, device_summary, pop_device_options, resolve_device
 from .options import echo_json, parse_ber_list, positive_float, refuse_existing
 
 
@@ -88,8 +89,12 @@ def _plot_waveforms(circuit, direction: str, t_pulse_s: float, path: Path) -> Pa
 @click.option("--model-card", default="ptm_32nm_LP.pm", show_default=True, help="BSIM4 card in spice_models/ or a path.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), help="Write PNG figures here.")
+@click.option("--resize-driver", is_flag=True,
+              help="Widen the driver legs and the access device by Ic0 / Ic0(paper device) (for a larger MTJ).")
+@device_options
 def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None, t_pulse: float | None, seed: int,
-          t_stop: float, max_step: float, model_card: str, as_json: bool, plot_dir: Path | None) -> None:
+          t_stop: float, max_step: float, model_card: str, as_json: bool, plot_dir: Path | None, resize_driver: bool,
+          **device_kwargs) -> None:
     """Pulse length and energy per target BER of the bidirectional write circuit (SPICE + hybrid)."""
     from ..circuit.write_circuit import SUPPLIES, SUPPLY_LABELS, CircuitConditions, WriteCircuit
     from ..circuit.write_energy import nominal_write_energy, resolve_directions
@@ -98,7 +103,9 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     positive_float(t_stop, "--t-stop")
     positive_float(max_step, "--max-step")
     directions = resolve_directions(direction)
-    conditions = CircuitConditions(v_over_vc=v_over_vc, t_stop_s=t_stop, max_step_s=max_step, model_card=model_card)
+    device, driver = resolve_device(pop_device_options(device_kwargs), resize_driver=resize_driver)
+    conditions = CircuitConditions(v_over_vc=v_over_vc, t_stop_s=t_stop, max_step_s=max_step, model_card=model_card,
+                                   device=device, driver=driver)
 
     if brute_runs is not None or t_pulse is not None:
         if brute_runs is None or t_pulse is None:
@@ -130,6 +137,8 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     circuit = WriteCircuit(conditions)
     result = nominal_write_energy(bers, direction=direction, circuit=circuit)
     report = result.as_dict()
+    report.update(device_summary(device, driver))
+    report["spice_resistance_ohm"] = {d: circuit.spice_resistance_ohm(d) for d in directions}
     if plot_dir is not None:
         plot_dir.mkdir(parents=True, exist_ok=True)
         plots = [str(_plot_energy(result, plot_dir / "fig2_energy_vs_ber.png"))]
@@ -140,6 +149,9 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
         echo_json(report)
         return
     rails = ", ".join(f"{d} {v:.4f} V" for d, v in result.rails_v.items())
+    r_spice = ", ".join(f"{'R_P' if d == 'p2ap' else 'R_AP at pulse'} {r:.0f} Ohm" for d, r in report["spice_resistance_ohm"].items())
+    click.echo(f"MTJ: d = {device.diameter_m * 1e9:.3g} nm, RA = {device.ra_ohm_m2 * 1e12:.3g} Ohm.um^2, "
+               f"Vc = {device.critical_voltage_v * 1e3:.1f} mV, Ic0 = {device.critical_current_a * 1e6:.1f} uA; in SPICE {r_spice}")
     click.echo(f"write circuit: V_MTJ at pulse start {result.pulse_voltage_v * 1e3:.1f} mV ({v_over_vc:g} Vc); rails {rails}")
     cover = "mean of " + " and ".join(result.directions) if len(result.directions) > 1 else result.directions[0]
     click.echo(f"energy: {cover}, all supplies ({', '.join(f'{s} = {SUPPLY_LABELS[s]}' for s in SUPPLIES)}), "

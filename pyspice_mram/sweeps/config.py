@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError
 from .. import paths
+from ..circuit.driver import DriverParameters
+from ..device.parameters import PAPER_DEVICE, MTJParameters
+from ..errors import ConfigError, ParameterError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,7 +34,8 @@ DIRECTIONS = ("p2ap", "ap2p")
 PROCESS_CORNERS = ("TT", "FF", "SS", "FS", "SF")
 SIMULATORS = ("spice", "analytic")
 MTJ_DISTRIBUTIONS = ("lognormal", "normal")
-CRITICAL_VOLTAGE_MODELS = ("fixed", "tracks_ra")
+CRITICAL_HELD_FIXED = ("current", "voltage")
+"""What a sample's RA draw leaves unchanged: the critical current (Vc = Ic0 R_P tracks RA) or Vc."""
 DEFAULT_TARGETS = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
@@ -105,8 +108,43 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mtj_distribution": Key("str", "lognormal", _one_of(MTJ_DISTRIBUTIONS), f"one of {', '.join(MTJ_DISTRIBUTIONS)}"),
         "ra_sigma": Key("float", 0.05, _between(0.0, 0.3), "a relative sigma in [0, 0.3]"),
         "tmr_sigma": Key("float", 0.05, _between(0.0, 0.3), "a relative sigma in [0, 0.3]"),
-        "critical_voltage": Key("str", "fixed", _one_of(CRITICAL_VOLTAGE_MODELS), f"one of {', '.join(CRITICAL_VOLTAGE_MODELS)}"),
+        "critical_held_fixed": Key("str", "current", _one_of(CRITICAL_HELD_FIXED),
+                                   "'current' (Ic0 = Jc0 x area is the device's; Vc = Ic0 R_P tracks RA) or 'voltage'"),
         "intrinsic_ln_rate_sigma": Key("float", 0.0, _between(0.0, 1.0), "a sigma of ln(rate) in [0, 1]"),
+    },
+    # The MTJ device (SI units, MTJParameters fields); defaults: the paper's device. Give either
+    # critical_current_density_a_per_m2 or critical_voltage_v (then Jc0 = Vc / RA), not both.
+    "device": {
+        "diameter_m": Key("float", 32e-9, _between(5e-9, 500e-9), "a diameter in [5e-9, 500e-9] m"),
+        "ra_ohm_m2": Key("float", 4e-12, _between(1e-13, 1e-10), "an RA product in [1e-13, 1e-10] Ohm.m^2 (4e-12 = 4 Ohm.um^2)"),
+        "tmr0": Key("float", 1.5, _between(0.05, 10.0), "a TMR ratio in [0.05, 10] (1.5 = 150 %)"),
+        "tmr_half_bias_v": Key("float", 0.5, _between(0.05, 5.0), "a voltage in [0.05, 5] V"),
+        "critical_current_density_a_per_m2": Key("float", None, _between(1e8, 1e13),
+                                                 "a current density in [1e8, 1e13] A/m^2 (4.75e10 = 4.75 MA/cm^2)"),
+        "critical_voltage_v": Key("float", None, _between(0.01, 2.0), "a voltage in [0.01, 2] V"),
+        "thermal_stability": Key("float", None, _between(5.0, 500.0), "a barrier in [5, 500] kT (default 70)"),
+        # or the free layer's anisotropy (one of the two): Delta = K_eff x area x thickness / kT
+        "anisotropy_energy_j_per_m3": Key("float", None, _between(1e3, 1e8), "an energy density in [1e3, 1e8] J/m^3"),
+        "anisotropy_field_a_per_m": Key("float", None, _between(1e3, 1e8), "a field in [1e3, 1e8] A/m"),
+        "free_layer_thickness_m": Key("float", 1.3e-9, _between(0.3e-9, 20e-9), "a thickness in [0.3e-9, 20e-9] m"),
+        "saturation_magnetization_a_per_m": Key("float", 1.58 / (4e-7 * math.pi), _between(1e4, 1e7), "a magnetisation in [1e4, 1e7] A/m"),
+        "attempt_time_s": Key("float", 1e-9, _between(1e-12, 1e-6), "a time in [1e-12, 1e-6] s"),
+    },
+    # The write driver (SI units, DriverParameters fields); defaults: the shipped netlist's driver.
+    # resize_for_current = true widens the legs and the access device by Ic0 / Ic0(paper device).
+    "driver": {
+        "leg_pmos_width_m": Key("float", 1.6e-6, _between(50e-9, 100e-6), "a width in [50e-9, 100e-6] m"),
+        "leg_nmos_width_m": Key("float", 0.8e-6, _between(50e-9, 100e-6), "a width in [50e-9, 100e-6] m"),
+        "leg_length_m": Key("float", 32e-9, _between(20e-9, 1e-6), "a length in [20e-9, 1e-6] m"),
+        "access_width_m": Key("float", 0.5e-6, _between(50e-9, 100e-6), "a width in [50e-9, 100e-6] m"),
+        "access_length_m": Key("float", 32e-9, _between(20e-9, 1e-6), "a length in [20e-9, 1e-6] m"),
+        "word_line_v": Key("float", 1.3, _between(0.5, 2.0), "a voltage in [0.5, 2.0] V"),
+        "bl_resistance_ohm": Key("float", 100.0, _between(0.0, 1e5), "a resistance in [0, 1e5] Ohm"),
+        "bl_capacitance_f": Key("float", 5e-15, _between(0.0, 1e-12), "a capacitance in [0, 1e-12] F"),
+        "sl_resistance_ohm": Key("float", 100.0, _between(0.0, 1e5), "a resistance in [0, 1e5] Ohm"),
+        "sl_capacitance_f": Key("float", 5e-15, _between(0.0, 1e-12), "a capacitance in [0, 1e-12] F"),
+        "wl_capacitance_f": Key("float", 2e-15, _between(0.0, 1e-12), "a capacitance in [0, 1e-12] F"),
+        "resize_for_current": Key("bool", False),
     },
     "analytic": {
         "series_resistance_ohm": Key("float", 2500.0, _between(0.0, 1e6), "a resistance in [0, 1e6] Ohm"),
@@ -199,12 +237,15 @@ def validate(raw: dict[str, Any], source: str = "<dict>", text: str = "") -> Swe
         if not isinstance(given, dict):
             raise ConfigError(f"{section}: expected a [{section}] table, got {type(given).__name__}")
         unknown = sorted(set(given) - set(keys))
+        if section == "variability" and "critical_voltage" in unknown:
+            raise ConfigError("variability.critical_voltage is now variability.critical_held_fixed: \"current\" (the default: "
+                              "Ic0 is the free layer's, Vc = Ic0 R_P tracks RA; was \"tracks_ra\") or \"voltage\" (was \"fixed\")")
         if unknown:
             raise ConfigError(f"unknown key {section}.{unknown[0]}; allowed keys in [{section}]: {', '.join(keys)}")
         values: dict[str, Any] = {}
         for name, key in keys.items():
             where = f"{section}.{name}"
-            if name not in given:
+            if name not in given or (given[name] is None and key.default is None):  # None: an optional key left unset
                 values[name] = list(key.default) if isinstance(key.default, list) else key.default
                 continue
             value = _coerce(where, key.kind, given[name])
@@ -214,7 +255,41 @@ def validate(raw: dict[str, Any], source: str = "<dict>", text: str = "") -> Swe
         data[section] = values
     if data["circuit"]["time_step_s"] * 20 > data["circuit"]["stop_time_s"]:
         raise ConfigError("circuit.time_step_s must be at most 1/20 of circuit.stop_time_s")
-    return SweepConfig(data=data, source=source, text=text)
+    config = SweepConfig(data=data, source=source, text=text)
+    config_device(config)  # the device and the driver must build (e.g. not both Jc0 and Vc)
+    config_driver(config)
+    return config
+
+
+def config_device(config: SweepConfig) -> MTJParameters:
+    """The sweep's MTJ (`[device]`); Vc, when given, is kept as given (Jc0 = Vc / RA)."""
+    d = {k: v for k, v in config["device"].items() if v is not None}
+    vc, jc0 = d.pop("critical_voltage_v", None), d.pop("critical_current_density_a_per_m2", None)
+    material = {k: d.pop(k) for k in ("anisotropy_energy_j_per_m3", "anisotropy_field_a_per_m") if k in d}
+    if vc is not None and jc0 is not None:
+        raise ConfigError("[device]: give critical_current_density_a_per_m2 or critical_voltage_v, not both")
+    try:
+        device = MTJParameters.from_materials(**material, **d) if material else MTJParameters(**d)
+        if vc is not None:
+            return device.with_changes(critical_voltage_v=vc)
+        if jc0 is not None:
+            return device.with_changes(critical_current_density_a_per_m2=jc0)
+        return device
+    except ParameterError as exc:
+        raise ConfigError(f"[device]: {exc}") from None
+
+
+def config_driver(config: SweepConfig) -> DriverParameters:
+    """The sweep's driver (`[driver]`), widened by Ic0 / Ic0(paper) with resize_for_current."""
+    d = dict(config["driver"])
+    resize = d.pop("resize_for_current")
+    try:
+        driver = DriverParameters(**d)
+    except ParameterError as exc:
+        raise ConfigError(f"[driver]: {exc}") from None
+    if resize:
+        driver = driver.scaled_for_current(config_device(config).critical_current_a / PAPER_DEVICE.critical_current_a)
+    return driver
 
 
 def resolve_config_path(name_or_path: str | Path) -> Path:
@@ -250,7 +325,8 @@ def to_toml(config: SweepConfig) -> str:
     for section, keys in config.data.items():
         lines.append(f"[{section}]")
         for name, value in keys.items():
-            lines.append(f"{name} = {_toml_value(value)}")
+            if value is not None:  # an optional key left unset (TOML has no null)
+                lines.append(f"{name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 

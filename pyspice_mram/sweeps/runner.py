@@ -54,19 +54,23 @@ SimulatorFactory = Callable[[SweepConfig, tuple[str, float, float]], Simulator]
 def analytic_simulator(config: SweepConfig, corner: tuple[str, float, float]) -> Simulator:
     from .analytic_cell import AnalyticCell, AnalyticConditions
 
-    return AnalyticCell(AnalyticConditions.from_config(config, corner))
+    from .config import config_device
+
+    return AnalyticCell(AnalyticConditions.from_config(config, corner), device=config_device(config))
 
 
 class SpiceCell:
     """The ngspice write circuit (circuit.WriteCircuit) behind the simulator protocol.
 
     A corner's process shifts, VDD scale and temperature are the circuit's conditions; a sample's
-    global and local transistor shifts and MTJ scales are its `CircuitSample`. With
-    critical_voltage = "tracks_ra" the sample's Vc enters through the switching law used for q(t).
+    global and local transistor shifts and MTJ scales are its `CircuitSample`; the sample's Vc
+    multiplier (vc_scale, = ra_scale when Ic0 is held fixed) becomes its Jc0 scale vc_scale / ra_scale.
+    The device and driver are the config's `[device]` / `[driver]`.
     """
 
     def __init__(self, config: SweepConfig, corner: tuple[str, float, float]) -> None:
         from ..circuit.write_circuit import CircuitConditions, WriteCircuit
+        from .config import config_device, config_driver
         from .variability import corner_shifts
 
         process, vdd_scale, temperature_k = corner
@@ -77,24 +81,22 @@ class SpiceCell:
             dvt_n_v=shifts["n"].delvto_v, dvt_p_v=shifts["p"].delvto_v, mu_n=shifts["n"].mobility, mu_p=shifts["p"].mobility,
             vdd_scale=vdd_scale, temperature_c=temperature_k - 273.15,
             t_stop_s=c["stop_time_s"], max_step_s=c["time_step_s"], grid_step_s=c["time_step_s"],
+            device=config_device(config), driver=config_driver(config),
         )
         self.circuit = WriteCircuit(self.conditions)
         self.transistors = [tuple(t) for t in self.circuit.transistors]
-        self._nominal_law = self.circuit.law
+        for direction in config["sweep"]["directions"]:
+            # solved here, not in the first sample: a device/driver that cannot reach the amplitude stops
+            # the sweep at its first sample with one line naming the limit, instead of failing every sample
+            self.circuit.rail_v(direction)
 
     def simulate(self, direction: str, sample: SampleDraw) -> FrozenWrite:
-        from ..device.calibration import default_switching_law
         from ..circuit.write_circuit import CircuitSample
 
         circuit_sample = CircuitSample(ra_scale=sample.ra_scale, tmr_scale=sample.tmr_scale, rate_scale=sample.rate_scale,
+                                       jc0_scale=sample.vc_scale / sample.ra_scale,
                                        delvto_v=dict(sample.delvto_v), mulu0=dict(sample.mulu0))
-        if sample.vc_scale != 1.0:
-            device = self.conditions.device
-            self.circuit.law = default_switching_law(device.with_changes(critical_voltage_v=device.critical_voltage_v * sample.vc_scale))
-        try:
-            return self.circuit.frozen_write(direction, circuit_sample)
-        finally:
-            self.circuit.law = self._nominal_law
+        return self.circuit.frozen_write(direction, circuit_sample)
 
 
 def spice_simulator(config: SweepConfig, corner: tuple[str, float, float]) -> Simulator:

@@ -44,14 +44,25 @@ from ..errors import DataError, ParameterError
 from ..jsonio import to_json
 from ..device.calibration import PAPER_ANCHORS
 from ..circuit.hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
-from .config import SweepConfig, loads
+from .config import SweepConfig, config_device, loads
 from .variability import NOMINAL_INDEX
 
 SCENARIOS = ("nominal", "variability", "variability_physical")
 TABLE_DIRECTIONS = ("p2ap", "ap2p", "average")
 REFERENCE_BER = 1e-10
 REQUIRED_COLUMNS = ("scenario", "direction", "ber", "t_pulse_s", "energy_j")
-UNITS = {"ber": "1", "t_pulse_s": "s", "energy_j": "J", "energy_increase": "1", "saving": "1", "ber_rel_se": "1",
+DEVICE_COLUMNS = {"device_diameter_m": "m", "device_ra_ohm_m2": "Ohm.m^2", "device_tmr0": "1", "device_vc_v": "V",
+                  "device_ic0_a": "A", "device_delta": "1"}
+"""The sweep device's key values, one column each (constant over a table): a table says which cell it is for."""
+
+
+def device_columns(config: SweepConfig) -> dict[str, float]:
+    d = config_device(config)
+    return {"device_diameter_m": d.diameter_m, "device_ra_ohm_m2": d.ra_ohm_m2, "device_tmr0": d.tmr0,
+            "device_vc_v": d.critical_voltage_v, "device_ic0_a": d.critical_current_a, "device_delta": d.thermal_stability}
+
+
+UNITS = {**DEVICE_COLUMNS, "ber": "1", "t_pulse_s": "s", "energy_j": "J", "energy_increase": "1", "saving": "1", "ber_rel_se": "1",
          "vdd_scale": "1", "temperature_k": "K", "ln_rate_sigma": "1"}
 META_PROVENANCE = b"pyspice_mram.provenance"
 META_UNITS = b"pyspice_mram.units"
@@ -304,6 +315,7 @@ def build_table(run_dir: str | Path, targets: Sequence[float] | None = None, ln_
                 "n_samples": int(c.n_samples),
                 "n_failed": int(run.n_failed[ci]),
                 "ln_rate_sigma": sigma if scenario == "variability" else 0.0,
+                **device_columns(config),
             })
             records.append(rec)
     if not records:

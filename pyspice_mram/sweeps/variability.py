@@ -17,9 +17,10 @@ Conventions (see montecarlo/README.md):
 - Global process variation per sample: one delvto and one mobility factor per device type, added to /
   multiplied into every transistor of that type (sigma from the config; 0 disables it).
 - MTJ: RA and TMR0 scale factors, lognormal (ln-scale ~ N(0, sigma)) or normal (1 + N(0, sigma)).
-  With critical_voltage = "fixed" (default) Vc is a voltage and does not track RA: RA changes the cell
-  only through its resistance (the divider with the driver). With "tracks_ra", Ic0 is held fixed and
-  Vc = Ic0 R_P scales with RA (vc_scale = ra_scale).
+  The critical current is a free-layer property (Jc0 x area), not a barrier one, so with
+  critical_held_fixed = "current" (default) a sample's Vc = Ic0 R_P scales with RA (vc_scale =
+  ra_scale): a higher-RA cell takes more of the rail but needs more still, and switches slower.
+  "voltage" holds Vc fixed instead (RA then acts only through the divider with the driver).
 - The intrinsic free-layer spread (sigma of ln rate) is *not* drawn: the table integrates it exactly.
 """
 
@@ -147,7 +148,7 @@ def draw_sample(variability: dict[str, Any], seed: int, index: int,
     dist = variability["mtj_distribution"]
     ra_scale = _mtj_scale(float(z_mtj[0]), variability["ra_sigma"], dist)
     tmr_scale = _mtj_scale(float(z_mtj[1]), variability["tmr_sigma"], dist)
-    vc_scale = ra_scale if variability["critical_voltage"] == "tracks_ra" else 1.0
+    vc_scale = ra_scale if variability["critical_held_fixed"] == "current" else 1.0
 
     g_vt = variability["global_delvto_sigma_v"]
     g_mu = variability["global_mobility_sigma"]
