@@ -36,7 +36,8 @@ from ..device.calibration import default_switching_law
 from ..device.parameters import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
 from ..errors import DataError, ParameterError
 from .hybrid import FrozenWrite
-from .ngspice import NgSpice, TransientResult
+from .engine import check_simulator, engine_session
+from .ngspice import TransientResult
 from ..device.switching import SwitchingLaw
 
 Direction = Literal["p2ap", "ap2p"]
@@ -102,6 +103,7 @@ class CircuitConditions:
     rail_v: Mapping[str, float] | None = None  # fixed rails per direction; None = solve them
     device: MTJParameters = PAPER_DEVICE
     spice_options: Mapping[str, str] = field(default_factory=dict)  # extra ngspice `option`s for every run
+    simulator: str = "ngspice"  # the engine (circuit/engine.py): ngspice, vacask or ngspice-osdi
 
     def __post_init__(self) -> None:
         _check_finite("v_over_vc", self.v_over_vc, positive=True)
@@ -110,6 +112,7 @@ class CircuitConditions:
         for name in ("mu_n", "mu_p", "vdd_scale", "t_stop_s", "max_step_s", "grid_step_s", "t_start_s", "t_rise_s"):
             _check_finite(name, getattr(self, name), positive=True)
         _check_finite("temperature_c", self.temperature_c)
+        check_simulator(self.simulator)
         if not -273.15 < self.temperature_c < 300:
             raise ParameterError(f"temperature_c must lie in (-273.15, 300) degC, got {self.temperature_c!r}")
         if self.grid_step_s > self.t_stop_s / 4:
@@ -244,7 +247,7 @@ class WriteCircuit:
         self.transistors: list[Transistor] = parse_transistors(self.deck)
         self._transistor_names = {t.name for t in self.transistors}
         self._nominal = {name: self._param(name) for name in ("vwl_nom", "vdd_nom")}
-        self.engine = NgSpice.session()
+        self.engine = engine_session(self.conditions.simulator)
         self._activate()
         self._rails: dict[str, float] = dict(self.conditions.rail_v or {})
 
