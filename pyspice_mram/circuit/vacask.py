@@ -221,7 +221,8 @@ def read_raw(path: Path) -> tuple[list[str], np.ndarray]:
     if binary is None:
         raise SimulatorError(f"{path.name} is not a raw file VACASK completed")
     if binary:
-        values = np.frombuffer(data, dtype="<f8", count=n_vars * n_points, offset=pos)
+        available = (len(data) - pos) // 8
+        values = np.frombuffer(data, dtype="<f8", count=min(available, n_vars * n_points), offset=pos)
     else:
         numbers = [float(t) for t in data[pos:].decode("ascii").split() if not t.endswith(":") and not t.isdigit()]
         values = np.array(numbers)
