@@ -332,6 +332,57 @@ class VacaskEngine:
             out[name] = data[:, index[key]].copy()
         return TransientResult(time_s=time_s.copy(), vectors=out)
 
+    def transient_sweep(
+        self,
+        step_s: float,
+        stop_s: float,
+        max_step_s: float,
+        vectors: Sequence[str],
+        params: Mapping[str, float],
+        swept: str,
+        values: Sequence[float],
+        options: Mapping[str, str] | None = None,
+    ) -> list[TransientResult]:
+        """One transient per value of the MTJ parameter `swept`, all in one VACASK process (its `sweep`).
+
+        VACASK sweeps only parameters given as literals, so the MTJ's model line gets `swept` as a
+        number and the sweep sets it; every other parameter is as in `transient`.
+        """
+        if self.translated is None:
+            raise SimulatorError("no circuit loaded")
+        if not len(values):
+            raise SimulatorError("nothing to sweep")
+        bound = f" {swept}=({swept})"
+        models = [line for line in self.translated.body.splitlines() if line.startswith("model ") and bound in line]
+        if len(models) != 1:
+            raise SimulatorError(f"the VACASK circuit has no single MTJ model parameter {swept!r} to sweep")
+        model_name = models[0].split()[1]
+        saved = self.translated
+        self.translated = VacaskDeck(saved.title, saved.body.replace(models[0], models[0].replace(bound, f" {swept}=1")),
+                                     saved.params, saved.method, saved.osdi_files)
+        try:
+            listed = ", ".join(_number(v) for v in values)
+            control = "\n".join([
+                f"  options {self._options(options or {})}",
+                f'  sweep s{swept} model="{model_name}" parameter="{swept}" values=[{listed}]',
+                f"    analysis tran1 tran step={_number(step_s)} stop={_number(stop_s)} maxstep={_number(max_step_s)}",
+            ])
+            names, data = self.run_netlist(self.netlist(params, control), "tran1")
+        finally:
+            self.translated = saved
+        index = {n.lower(): i for i, n in enumerate(names)}
+        time_s = data[:, index["time"]]
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(time_s) < 0) + 1, [time_s.size]))
+        if starts.size - 1 != len(values):
+            raise SimulatorError(f"VACASK returned {starts.size - 1} of {len(values)} swept transients")
+        results = []
+        for a, b in zip(starts[:-1], starts[1:]):
+            if time_s[b - 1] < stop_s * (1 - 1e-9):
+                raise SimulatorError(f"a swept VACASK transient stopped at {time_s[b - 1]:.4g} s before {stop_s:.4g} s")
+            results.append(TransientResult(time_s=time_s[a:b].copy(),
+                                           vectors={n: data[a:b, index[_vector_name(n)]].copy() for n in vectors}))
+        return results
+
     def _options(self, options: Mapping[str, str]) -> str:
         items = [f'tran_method="{self.translated.method}"', 'rawfile="binary"']
         for key, value in options.items():
@@ -375,3 +426,74 @@ def _vacask_reason(text: str) -> str:
         if "error" in low or "failed" in low or "not found" in low or "abort" in low:
             return line
     return lines[-1] if lines else "no output"
+
+
+class _Recorder:
+    """Stands in for the engine during one run: runs it for real and keeps its arguments."""
+
+    def __init__(self, engine: VacaskEngine) -> None:
+        self.engine = engine
+        self.calls: list[tuple[tuple, dict]] = []
+
+    def load(self, deck: str) -> None:
+        self.engine.load(deck)
+
+    def transient(self, *args, **kwargs) -> TransientResult:
+        self.calls.append((args, dict(kwargs)))
+        return self.engine.transient(*args, **kwargs)
+
+
+class _Replay:
+    """Stands in for the engine: hands out transients computed beforehand, checking they were asked alike."""
+
+    def __init__(self, expected: tuple[tuple, dict], swept: str, results: Sequence[TransientResult]) -> None:
+        self.expected, self.swept, self.results = expected, swept, list(results)
+
+    def load(self, deck: str) -> None:
+        pass
+
+    def transient(self, *args, **kwargs) -> TransientResult:
+        exp_args, exp_kwargs = self.expected
+        same = {k: v for k, v in kwargs.get("params", {}).items() if k not in ("thr_p2ap", "thr_ap2p")}
+        want = {k: v for k, v in exp_kwargs.get("params", {}).items() if k not in ("thr_p2ap", "thr_ap2p")}
+        if args != exp_args or same != want or not self.results:
+            raise SimulatorError("internal: a batched VACASK write was asked differently from the recorded one")
+        return self.results.pop(0)
+
+
+def batched_stochastic_writes(circuit, direction: str, t_pulse_s: float, thresholds: Sequence[tuple[float, float]],
+                              sample=None) -> list[tuple[bool, np.ndarray]]:
+    """`circuit.stochastic_write` for many threshold pairs, the transients in one VACASK process.
+
+    The active threshold of the direction (thr_p2ap for P->AP) is swept; the other one never acts
+    in that direction (its integrator is driven only by the opposite polarity), so it stays at the
+    first run's value. One run is first made as usual to learn the exact transient arguments, then
+    each write's result is post-processed by `stochastic_write` itself.
+    """
+    from .write_circuit import NOMINAL_SAMPLE
+
+    sample = sample or NOMINAL_SAMPLE
+    engine = circuit.engine
+    if not isinstance(engine, VacaskEngine):
+        raise SimulatorError("batched stochastic writes need the vacask engine")
+    if not thresholds:
+        return []
+    swept = "thr_p2ap" if direction == "p2ap" else "thr_ap2p"
+    recorder = _Recorder(engine)
+    circuit.engine = recorder
+    try:
+        first = circuit.stochastic_write(direction, t_pulse_s, thresholds[0], sample)
+    finally:
+        circuit.engine = engine
+    (args, kwargs), = recorder.calls
+    position = 0 if swept == "thr_p2ap" else 1
+    rest = [t[position] for t in thresholds[1:]]
+    if not rest:
+        return [first]
+    results = engine.transient_sweep(*args[:4], params=kwargs["params"], swept=swept, values=rest,
+                                     options=kwargs.get("options"))
+    circuit.engine = _Replay((args, kwargs), swept, results)
+    try:
+        return [first] + [circuit.stochastic_write(direction, t_pulse_s, thr, sample) for thr in thresholds[1:]]
+    finally:
+        circuit.engine = engine

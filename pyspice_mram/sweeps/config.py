@@ -30,7 +30,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 SHIPPED_CONFIGS = ("paper", "quick", "corners")
 DIRECTIONS = ("p2ap", "ap2p")
 PROCESS_CORNERS = ("TT", "FF", "SS", "FS", "SF")
-SIMULATORS = ("spice", "analytic")
+SIMULATORS = ("spice", "vacask", "ngspice-osdi", "analytic")
+CIRCUIT_ENGINES = {"spice": "ngspice", "vacask": "vacask", "ngspice-osdi": "ngspice-osdi"}  # sweep simulator -> engine
 MTJ_DISTRIBUTIONS = ("lognormal", "normal")
 CRITICAL_VOLTAGE_MODELS = ("fixed", "tracks_ra")
 DEFAULT_TARGETS = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.3, 0.5)
