@@ -479,6 +479,7 @@ def batched_stochastic_writes(circuit, direction: str, t_pulse_s: float, thresho
     if not thresholds:
         return []
     swept = "thr_p2ap" if direction == "p2ap" else "thr_ap2p"
+    circuit.rail_v(direction)  # solved now, so that the recorded run is the write alone
     recorder = _Recorder(engine)
     circuit.engine = recorder
     try:
