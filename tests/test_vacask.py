@@ -141,6 +141,21 @@ def test_frozen_writes_have_identical_outputs(engines):
     assert b.energy_init_j.sum(axis=0)[-1] == pytest.approx(a.energy_init_j.sum(axis=0)[-1], rel=5e-3)
 
 
+def test_temperature_mismatch_and_mtj_scales_reach_both_engines_alike():
+    """A hot corner and a sample with transistor mismatch and MTJ scales: both engines move together."""
+    from pyspice_mram.circuit.write_circuit import CircuitSample
+
+    sample = CircuitSample(ra_scale=1.08, tmr_scale=0.95, delvto_v={"mn_acc": 0.03, "mp_bl": -0.02}, mulu0={"mn_acc": 0.9})
+    rails = {"p2ap": 0.72882, "ap2p": 0.6732}
+    q = {}
+    for sim in ("ngspice", "vacask"):
+        c = WriteCircuit(CircuitConditions(simulator=sim, temperature_c=85.0, rail_v=rails))
+        q[sim] = (c.frozen_write("p2ap").progress[-1], c.frozen_write("p2ap", sample).progress[-1])
+    assert q["vacask"][0] == pytest.approx(q["ngspice"][0], rel=5e-3)
+    assert q["vacask"][1] == pytest.approx(q["ngspice"][1], rel=5e-3)
+    assert abs(q["ngspice"][1] / q["ngspice"][0] - 1) > 0.05  # the sample does change the write
+
+
 @pytest.mark.parametrize("direction", DIRECTIONS)
 def test_nominal_write_vacask_verilog_a_matches_ngspice_macromodel(engines, direction):
     """T(1e-10) within 1 %, E(1e-10) within 2 % (measured: 0.07-0.11 % and 0.17-0.25 %)."""
