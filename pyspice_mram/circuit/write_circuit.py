@@ -44,7 +44,8 @@ from ..device.parameters import PAPER_DEVICE, STATE_AP, STATE_P, MTJParameters
 from ..errors import DataError, ParameterError
 from .driver import DEFAULT_DRIVER, SPICE_PARAMS as DRIVER_SPICE_PARAMS, DriverParameters
 from .hybrid import FrozenWrite
-from .ngspice import NgSpice, TransientResult
+from .engine import check_simulator, engine_session
+from .ngspice import TransientResult
 from ..device.switching import SwitchingLaw
 
 Direction = Literal["p2ap", "ap2p"]
@@ -115,6 +116,7 @@ class CircuitConditions:
     device: MTJParameters = PAPER_DEVICE
     driver: DriverParameters = DEFAULT_DRIVER
     spice_options: Mapping[str, str] = field(default_factory=dict)  # extra ngspice `option`s for every run
+    simulator: str = "ngspice"  # the engine (circuit/engine.py): ngspice, vacask or ngspice-osdi
 
     def __post_init__(self) -> None:
         if not isinstance(self.device, MTJParameters):
@@ -127,6 +129,7 @@ class CircuitConditions:
         for name in ("mu_n", "mu_p", "vdd_scale", "t_stop_s", "max_step_s", "grid_step_s", "t_start_s", "t_rise_s"):
             _check_finite(name, getattr(self, name), positive=True)
         _check_finite("temperature_c", self.temperature_c)
+        check_simulator(self.simulator)
         if not -273.15 < self.temperature_c < 300:
             raise ParameterError(f"temperature_c must lie in (-273.15, 300) degC, got {self.temperature_c!r}")
         if self.grid_step_s > self.t_stop_s / 4:
@@ -314,7 +317,7 @@ class WriteCircuit:
         self.transistors: list[Transistor] = parse_transistors(self.deck, self.conditions.driver.spice_params())
         self._transistor_names = {t.name for t in self.transistors}
         self._nominal = {"vwl_nom": self.conditions.driver.word_line_v, "vdd_nom": self._param("vdd_nom")}
-        self.engine = NgSpice.session()
+        self.engine = engine_session(self.conditions.simulator)
         self._activate()
         self._rails: dict[str, float] = dict(self.conditions.rail_v or {})
 

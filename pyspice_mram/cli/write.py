@@ -76,6 +76,11 @@ def _plot_waveforms(circuit, direction: str, t_pulse_s: float, path: Path) -> Pa
     return path
 
 
+def _engine_line(record: dict[str, str]) -> str:
+    text = f"{record['engine']} {record['version']}, MTJ {record['mtj_model']}"
+    return text + (f", osdi sha256 {record['mtj_osdi_sha256'][:12]}" if "mtj_osdi_sha256" in record else "")
+
+
 @click.command()
 @click.option("--v-over-vc", default=2.0, show_default=True, type=float, help="Pulse amplitude: V_MTJ at pulse start / Vc.")
 @click.option("--direction", type=click.Choice(["both", "p2ap", "ap2p"]), default="both", show_default=True,
@@ -85,18 +90,21 @@ def _plot_waveforms(circuit, direction: str, t_pulse_s: float, path: Path) -> Pa
 @click.option("--t-pulse", type=float, default=None, help="Pulse length (s) for --brute-force, e.g. 5e-9.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the brute-force threshold draws.")
 @click.option("--t-stop", type=float, default=40e-9, show_default=True, help="Transient window after pulse start (s).")
-@click.option("--max-step", type=float, default=100e-12, show_default=True, help="ngspice maximum time step (s).")
+@click.option("--max-step", type=float, default=100e-12, show_default=True, help="Maximum time step of the transients (s).")
 @click.option("--model-card", default="ptm_32nm_LP.pm", show_default=True, help="BSIM4 card in spice_models/ or a path.")
+@click.option("--engine", type=click.Choice(["ngspice", "vacask", "ngspice-osdi"]), default="ngspice", show_default=True,
+              help="Circuit simulator: ngspice + MTJ macromodel, VACASK + Verilog-A MTJ (OSDI), ngspice + Verilog-A MTJ (OSDI builds).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), help="Write PNG figures here.")
 @click.option("--resize-driver", is_flag=True,
               help="Widen the driver legs and the access device by Ic0 / Ic0(paper device) (for a larger MTJ).")
 @device_options
 def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None, t_pulse: float | None, seed: int,
-          t_stop: float, max_step: float, model_card: str, as_json: bool, plot_dir: Path | None, resize_driver: bool,
-          **device_kwargs) -> None:
+          t_stop: float, max_step: float, model_card: str, engine: str, as_json: bool, plot_dir: Path | None,
+          resize_driver: bool, **device_kwargs) -> None:
     """Pulse length and energy per target BER of the bidirectional write circuit (SPICE + hybrid)."""
     from ..circuit.write_circuit import SUPPLIES, SUPPLY_LABELS, CircuitConditions, WriteCircuit
+    from ..circuit.engine import engine_provenance
     from ..circuit.write_energy import nominal_write_energy, resolve_directions
 
     positive_float(v_over_vc, "--v-over-vc")
@@ -105,7 +113,7 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     directions = resolve_directions(direction)
     device, driver = resolve_device(pop_device_options(device_kwargs), resize_driver=resize_driver)
     conditions = CircuitConditions(v_over_vc=v_over_vc, t_stop_s=t_stop, max_step_s=max_step, model_card=model_card,
-                                   device=device, driver=driver)
+                                   device=device, driver=driver, simulator=engine)
 
     if brute_runs is not None or t_pulse is not None:
         if brute_runs is None or t_pulse is None:
@@ -119,8 +127,10 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
         circuit = WriteCircuit(conditions)
         results = [brute_force_write(circuit, d, t_pulse, brute_runs, seed=seed, progress=not as_json) for d in directions]
         if as_json:
-            echo_json({"rails_v": circuit.rails(), "seed": seed, "checks": [r.as_dict() for r in results]})
+            echo_json({"rails_v": circuit.rails(), "seed": seed, "engine": engine_provenance(engine),
+                       "checks": [r.as_dict() for r in results]})
             return
+        click.echo(f"engine: {_engine_line(engine_provenance(engine))}")
         for r in results:
             lo, hi = r.wilson95
             click.echo(f"{r.direction}: T = {r.t_pulse_s * 1e9:.3f} ns, {r.runs} runs, {r.failures} failed: "
@@ -139,6 +149,7 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     report = result.as_dict()
     report.update(device_summary(device, driver))
     report["spice_resistance_ohm"] = {d: circuit.spice_resistance_ohm(d) for d in directions}
+    report["engine"] = engine_provenance(engine)
     if plot_dir is not None:
         plot_dir.mkdir(parents=True, exist_ok=True)
         plots = [str(_plot_energy(result, plot_dir / "fig2_energy_vs_ber.png"))]
@@ -152,6 +163,7 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     r_spice = ", ".join(f"{'R_P' if d == 'p2ap' else 'R_AP at pulse'} {r:.0f} Ohm" for d, r in report["spice_resistance_ohm"].items())
     click.echo(f"MTJ: d = {device.diameter_m * 1e9:.3g} nm, RA = {device.ra_ohm_m2 * 1e12:.3g} Ohm.um^2, "
                f"Vc = {device.critical_voltage_v * 1e3:.1f} mV, Ic0 = {device.critical_current_a * 1e6:.1f} uA; in SPICE {r_spice}")
+    click.echo(f"engine: {_engine_line(report['engine'])}")
     click.echo(f"write circuit: V_MTJ at pulse start {result.pulse_voltage_v * 1e3:.1f} mV ({v_over_vc:g} Vc); rails {rails}")
     cover = "mean of " + " and ".join(result.directions) if len(result.directions) > 1 else result.directions[0]
     click.echo(f"energy: {cover}, all supplies ({', '.join(f'{s} = {SUPPLY_LABELS[s]}' for s in SUPPLIES)}), "

@@ -32,7 +32,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 SHIPPED_CONFIGS = ("paper", "quick", "corners")
 DIRECTIONS = ("p2ap", "ap2p")
 PROCESS_CORNERS = ("TT", "FF", "SS", "FS", "SF")
-SIMULATORS = ("spice", "analytic")
+SIMULATORS = ("spice", "vacask", "ngspice-osdi", "analytic")
+CIRCUIT_ENGINES = {"spice": "ngspice", "vacask": "vacask", "ngspice-osdi": "ngspice-osdi"}  # sweep simulator -> engine
 MTJ_DISTRIBUTIONS = ("lognormal", "normal")
 CRITICAL_HELD_FIXED = ("current", "voltage")
 """What a sample's RA draw leaves unchanged: the critical current (Vc = Ic0 R_P tracks RA) or Vc."""

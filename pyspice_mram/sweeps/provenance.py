@@ -77,18 +77,35 @@ def input_hashes(model_card: str | None) -> dict[str, str]:
     return hashes
 
 
+def engine_record(simulator: str) -> dict[str, str] | None:
+    """The circuit engine of a SPICE sweep: name, version and, for the Verilog-A MTJ, the .osdi hash."""
+    from .config import CIRCUIT_ENGINES
+
+    if simulator not in CIRCUIT_ENGINES:
+        return None
+    if simulator == "spice":  # no ngspice session in the coordinating process: the binary's version line
+        return {"engine": "ngspice", "version": ngspice_version() or "unknown", "mtj_model": "spice_models/mtj.lib (macromodel)"}
+    try:
+        from ..circuit.engine import engine_provenance
+
+        return engine_provenance(CIRCUIT_ENGINES[simulator])
+    except Exception:  # noqa: BLE001 - provenance must not fail a run (the run itself reports the engine's error)
+        return {"engine": CIRCUIT_ENGINES[simulator], "version": "unknown"}
+
+
 def collect(config_data: dict[str, Any], config_hash: str, simulator: str) -> dict[str, Any]:
     """The provenance record of a run."""
     import numpy
     import scipy
 
-    uses_spice = simulator == "spice"
+    uses_spice = simulator != "analytic"
     return {
         "package": "pyspice-mram",
         "package_version": package_version(),
         "git_commit": git_commit(),
         "simulator": simulator,
-        "ngspice_version": ngspice_version() if uses_spice else None,
+        "ngspice_version": ngspice_version() if simulator in ("spice", "ngspice-osdi") else None,
+        "engine": engine_record(simulator),
         "input_sha256": input_hashes(config_data.get("circuit", {}).get("model_card") if uses_spice else None),
         "python": platform.python_version(),
         "numpy": numpy.__version__,

@@ -33,7 +33,7 @@ from . import provenance
 from .checkpoint import Manifest, RunStore
 from ..errors import ConfigError, OutputExistsError, SimulatorError
 from ..circuit.hybrid import FrozenWrite
-from .config import SweepConfig, load_config, to_toml
+from .config import CIRCUIT_ENGINES, SweepConfig, load_config, to_toml
 from .variability import SampleDraw, draw_sample
 
 MAX_WORKER_RESTARTS = 3
@@ -82,6 +82,7 @@ class SpiceCell:
             vdd_scale=vdd_scale, temperature_c=temperature_k - 273.15,
             t_stop_s=c["stop_time_s"], max_step_s=c["time_step_s"], grid_step_s=c["time_step_s"],
             device=config_device(config), driver=config_driver(config),
+            simulator=CIRCUIT_ENGINES[config["sweep"]["simulator"]],
         )
         self.circuit = WriteCircuit(self.conditions)
         self.transistors = [tuple(t) for t in self.circuit.transistors]
