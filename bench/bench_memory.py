@@ -14,7 +14,7 @@ import argparse
 import resource
 import time
 
-from pyspice_mram.circuit.write_circuit.write_circuit import CircuitSample, WriteCircuit
+from pyspice_mram.circuit.write_circuit import CircuitSample, WriteCircuit
 
 
 def rss_mb() -> float:

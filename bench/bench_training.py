@@ -15,9 +15,9 @@ import argparse
 import statistics
 import time
 
-from pyspice_mram.training.train.memory import BitErrorPolicy
-from pyspice_mram.training.train.mnist import load_mnist
-from pyspice_mram.training.train.train import TrainingConfig, train
+from pyspice_mram.training.memory import BitErrorPolicy
+from pyspice_mram.training.mnist import load_mnist
+from pyspice_mram.training.train import TrainingConfig, train
 
 CONFIGURATIONS = (
     ("float", None),

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pyspice_mram.circuit.write_circuit.write_circuit import WriteCircuit
+from pyspice_mram.circuit.write_circuit import WriteCircuit
 
 
 def ngspice_loop_seconds(deck: str, runs: int, rail: float, step: float, stop: float, max_step: float) -> float:
