@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -84,8 +85,6 @@ class CompiledModel:
 
 def _first_error(text: str) -> str:
     """The compiler's first error line, without terminal colour codes."""
-    import re
-
     clean = re.sub(r"\x1b\[[0-9;]*m", "", text)
     lines = [line.strip() for line in clean.splitlines() if line.strip()]
     for line in lines:
