@@ -237,6 +237,7 @@ def test_a_vacask_sweep_gives_the_ngspice_table_within_1_percent_and_says_its_en
     keys = ["scenario", "direction", "ber"]
     merged = tables["spice"].merge(tables["vacask"], on=keys, suffixes=("_ng", "_vc"))
     assert len(merged) == len(tables["spice"]) > 0
+    assert (merged.energy_j_vc != merged.energy_j_ng).all()  # two engines really ran (no cached simulator reused)
     np.testing.assert_allclose(merged.t_pulse_s_vc, merged.t_pulse_s_ng, rtol=0.01)
     np.testing.assert_allclose(merged.energy_j_vc, merged.energy_j_ng, rtol=0.01)
 
