@@ -243,6 +243,14 @@ def _vector_name(name: str) -> str:
     return name
 
 
+def _save_line(vectors: Sequence[str]) -> str:
+    """VACASK's `save` of just the asked vectors (ngspice names: 'v(node)', 'i(source)')."""
+    for name in vectors:
+        if not re.fullmatch(r"[vi]\([^(),\s]+\)", name.strip().lower()):
+            raise SimulatorError(f"the VACASK engine saves node voltages v(x) and source currents i(x), not {name!r}")
+    return "  save " + " ".join(name.strip().lower() for name in vectors)
+
+
 def _number(value: float) -> str:
     value = float(value)
     if not math.isfinite(value):
@@ -317,6 +325,7 @@ class VacaskEngine:
             raise SimulatorError("no circuit loaded")
         control = "\n".join([
             f"  options {self._options(options or {})}",
+            _save_line(vectors),
             f"  analysis tran1 tran step={_number(step_s)} stop={_number(stop_s)} maxstep={_number(max_step_s)}",
         ])
         names, data = self.run_netlist(self.netlist(params or {}, control), "tran1")
@@ -364,6 +373,7 @@ class VacaskEngine:
             listed = ", ".join(_number(v) for v in values)
             control = "\n".join([
                 f"  options {self._options(options or {})}",
+                _save_line(vectors),
                 f'  sweep s{swept} model="{model_name}" parameter="{swept}" values=[{listed}]',
                 f"    analysis tran1 tran step={_number(step_s)} stop={_number(stop_s)} maxstep={_number(max_step_s)}",
             ])
