@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -276,15 +277,10 @@ class VacaskEngine:
         self.mtj: CompiledModel = compile_verilog_a(mtj_source)
         self.version = self.tools.version
         self.scratch = Path(tempfile.mkdtemp(prefix="pyspice-mram-vacask-"))
+        weakref.finalize(self, shutil.rmtree, self.scratch, True)  # also at interpreter exit
         self.deck: str | None = None
         self.translated: VacaskDeck | None = None
         self.seconds_in_process = 0.0
-
-    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
-        try:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-        except Exception:
-            pass
 
     def provenance(self) -> dict[str, str]:
         return {"engine": "vacask", "version": self.version, "mtj_model": "spice_models/mtj.va (OSDI)",
