@@ -309,3 +309,13 @@ def test_a_simulator_that_cannot_run_here_is_a_clear_error(tmp_path, monkeypatch
             osdi.vacask_tools()
     finally:
         osdi.vacask_tools.cache_clear()
+
+
+def test_the_scratch_folder_goes_with_the_process():
+    import subprocess
+    from pathlib import Path
+
+    code = "from pyspice_mram.circuit.vacask import VacaskEngine; print(VacaskEngine.session().scratch)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    scratch = Path(proc.stdout.strip())
+    assert scratch.name.startswith("pyspice-mram-vacask-") and not scratch.exists()
