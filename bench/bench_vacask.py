@@ -1,6 +1,6 @@
 """Seconds per write-circuit transient: VACASK (+ Verilog-A MTJ) against ngspice (+ macromodel), same run.
 
-Three measurements, each over the same N runs in both engines, interleaved engine by engine:
+Three measurements, each over the same N runs in both engines (one engine after the other):
 - frozen transients (the hybrid estimator's runs, 40 ns after pulse start), alternating the state;
 - stochastic writes of T = 5.5 ns (the brute-force runs), one VACASK process per write;
 - the same stochastic writes with VACASK's `sweep` running all N transients in one process (the

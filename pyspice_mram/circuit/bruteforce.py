@@ -21,7 +21,7 @@ from .hybrid import value_at, write_curve
 from ..device.macromodel import draw_thresholds
 
 
-VACASK_BATCH = 100  # stochastic transients per VACASK process (its raw file stays ~20 MB)
+VACASK_BATCH = 100  # stochastic transients per VACASK process (its raw file stays ~2 MB)
 
 
 def wilson_interval(failures: int, runs: int, confidence: float = 0.95) -> tuple[float, float]:

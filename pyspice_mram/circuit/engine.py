@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Mapping, Protocol, Sequence
 
-from ..errors import ParameterError, SimulatorError
+from ..errors import ParameterError
 from .ngspice import NgSpice, TransientResult
 
 SIMULATORS: tuple[str, ...] = ("ngspice", "vacask", "ngspice-osdi")
@@ -78,4 +78,4 @@ def engine_provenance(name: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["SIMULATORS", "Engine", "SimulatorError", "check_simulator", "engine_session", "engine_provenance"]
+__all__ = ["SIMULATORS", "Engine", "check_simulator", "engine_session", "engine_provenance"]

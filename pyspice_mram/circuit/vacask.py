@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -243,6 +244,14 @@ def _vector_name(name: str) -> str:
     return name
 
 
+def _save_line(vectors: Sequence[str]) -> str:
+    """VACASK's `save` of just the asked vectors (ngspice names: 'v(node)', 'i(source)')."""
+    for name in vectors:
+        if not re.fullmatch(r"[vi]\([^(),\s]+\)", name.strip().lower()):
+            raise SimulatorError(f"the VACASK engine saves node voltages v(x) and source currents i(x), not {name!r}")
+    return "  save " + " ".join(name.strip().lower() for name in vectors)
+
+
 def _number(value: float) -> str:
     value = float(value)
     if not math.isfinite(value):
@@ -268,15 +277,10 @@ class VacaskEngine:
         self.mtj: CompiledModel = compile_verilog_a(mtj_source)
         self.version = self.tools.version
         self.scratch = Path(tempfile.mkdtemp(prefix="pyspice-mram-vacask-"))
+        weakref.finalize(self, shutil.rmtree, self.scratch, True)  # also at interpreter exit
         self.deck: str | None = None
         self.translated: VacaskDeck | None = None
         self.seconds_in_process = 0.0
-
-    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
-        try:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-        except Exception:
-            pass
 
     def provenance(self) -> dict[str, str]:
         return {"engine": "vacask", "version": self.version, "mtj_model": "spice_models/mtj.va (OSDI)",
@@ -317,6 +321,7 @@ class VacaskEngine:
             raise SimulatorError("no circuit loaded")
         control = "\n".join([
             f"  options {self._options(options or {})}",
+            _save_line(vectors),
             f"  analysis tran1 tran step={_number(step_s)} stop={_number(stop_s)} maxstep={_number(max_step_s)}",
         ])
         names, data = self.run_netlist(self.netlist(params or {}, control), "tran1")
@@ -364,6 +369,7 @@ class VacaskEngine:
             listed = ", ".join(_number(v) for v in values)
             control = "\n".join([
                 f"  options {self._options(options or {})}",
+                _save_line(vectors),
                 f'  sweep s{swept} model="{model_name}" parameter="{swept}" values=[{listed}]',
                 f"    analysis tran1 tran step={_number(step_s)} stop={_number(stop_s)} maxstep={_number(max_step_s)}",
             ])

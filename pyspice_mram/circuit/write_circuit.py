@@ -1,6 +1,7 @@
-"""The write circuit: bidirectional driver + 1T-1MTJ cell (netlists/write_driver.cir) on ngspice.
+"""The write circuit: bidirectional driver + 1T-1MTJ cell (netlists/write_driver.cir) on an engine.
 
-`WriteCircuit(conditions)` loads the netlist once into the process's ngspice session. Everything that
+`WriteCircuit(conditions)` loads the netlist once into the process's session of the engine named by
+`conditions.simulator` (circuit/engine.py: ngspice by default, or VACASK with the Verilog-A MTJ). Everything that
 changes from run to run is a top-level `.param` of the netlist, changed with `alterparam` + `reset`:
 - `conditions` (`CircuitConditions`) are fixed per circuit: BSIM4 card, corner shifts, VDD scale,
   temperature, pulse amplitude v_over_vc, transient length and time steps, the MTJ device
