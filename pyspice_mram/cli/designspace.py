@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ParameterError
+from ..errors import OutputExistsError, ParameterError
 from .options import echo_json, parse_ber_list
 
 COMMANDS = ("designspace",)
@@ -46,7 +46,7 @@ def designspace(kind: str, config: str, out: Path, amplitudes: str, diameters: s
     bers = parse_ber_list(targets)
     base = load_config(config)
     if out.exists() and not resume:
-        raise ParameterError(f"{out} exists; pass --resume to continue it, or choose another --out")
+        raise OutputExistsError(f"{out} exists; pass --resume to continue it, or choose another --out")
     if kind == "amplitude":
         points = amplitude_points(base, _float_list(amplitudes, "--amplitudes"))
     else:
