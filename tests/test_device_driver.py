@@ -342,6 +342,10 @@ def test_amplitude_design_space_envelope_and_resume(tmp_path):
         ref = [row["energy_j"] for p in done if p.changes["circuit"]["v_over_vc"] == REFERENCE_AMPLITUDE
                for row in p.rows if row["scenario"] == r["scenario"] and row["ber"] == r["ber"]][0]
         assert r["saving_vs_reference"] == pytest.approx(1 - r["energy_j"] / ref) and r["saving_vs_reference"] >= 0
+        if r["scenario"] == "nominal":
+            assert r["saving_se"] == 0.0  # no samples, no sampling error
+        else:
+            assert 0 < r["t_pulse_rel_se"] < 0.2 and (r["saving_se"] > 0 or r["v_over_vc"] == REFERENCE_AMPLITUDE)
     # a lower amplitude needs a longer pulse for the same BER
     t = {p.changes["circuit"]["v_over_vc"]: [row["t_pulse_s"] for row in p.rows if row["scenario"] == "nominal"][0] for p in done}
     assert t[1.5] > t[2.0] > t[3.0]

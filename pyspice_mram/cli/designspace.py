@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ParameterError
+from ..errors import OutputExistsError, ParameterError
 from .options import echo_json, parse_ber_list
 
 COMMANDS = ("designspace",)
@@ -46,7 +46,7 @@ def designspace(kind: str, config: str, out: Path, amplitudes: str, diameters: s
     bers = parse_ber_list(targets)
     base = load_config(config)
     if out.exists() and not resume:
-        raise ParameterError(f"{out} exists; pass --resume to continue it, or choose another --out")
+        raise OutputExistsError(f"{out} exists; pass --resume to continue it, or choose another --out")
     if kind == "amplitude":
         points = amplitude_points(base, _float_list(amplitudes, "--amplitudes"))
     else:
@@ -67,7 +67,7 @@ def designspace(kind: str, config: str, out: Path, amplitudes: str, diameters: s
         click.echo(f"{'scenario':>12} {'BER':>7}  cheapest v  T (ns)   E (pJ)  saving vs 2.0 Vc (E, T there)")
         for r in envelope:
             click.echo(f"{r['scenario']:>12} {r['ber']:7.0e}  {r['v_over_vc']:6.2g} Vc  {r['t_pulse_s'] * 1e9:6.2f}  {r['energy_j'] * 1e12:7.4f}  "
-                       f"{r['saving_vs_reference'] * 100:+6.1f} %  ({r['reference_energy_j'] * 1e12:.4f} pJ, "
+                       f"{r['saving_vs_reference'] * 100:5.1f} +- {r['saving_se'] * 100:.1f} %  ({r['reference_energy_j'] * 1e12:.4f} pJ, "
                        f"{r['reference_t_pulse_s'] * 1e9:.2f} ns)")
     else:
         for p in points:

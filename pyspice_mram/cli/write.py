@@ -163,6 +163,9 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     r_spice = ", ".join(f"{'R_P' if d == 'p2ap' else 'R_AP at pulse'} {r:.0f} Ohm" for d, r in report["spice_resistance_ohm"].items())
     click.echo(f"MTJ: d = {device.diameter_m * 1e9:.3g} nm, RA = {device.ra_ohm_m2 * 1e12:.3g} Ohm.um^2, "
                f"Vc = {device.critical_voltage_v * 1e3:.1f} mV, Ic0 = {device.critical_current_a * 1e6:.1f} uA; in SPICE {r_spice}")
+    resized = " (legs and access widened by Ic0 / Ic0(paper device))" if resize_driver else ""
+    click.echo(f"driver: legs PMOS {driver.leg_pmos_width_m * 1e6:.3g} um / NMOS {driver.leg_nmos_width_m * 1e6:.3g} um, "
+               f"access {driver.access_width_m * 1e6:.3g} um, word line {driver.word_line_v:g} V{resized}")
     click.echo(f"engine: {_engine_line(report['engine'])}")
     click.echo(f"write circuit: V_MTJ at pulse start {result.pulse_voltage_v * 1e3:.1f} mV ({v_over_vc:g} Vc); rails {rails}")
     cover = "mean of " + " and ".join(result.directions) if len(result.directions) > 1 else result.directions[0]

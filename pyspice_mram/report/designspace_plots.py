@@ -50,19 +50,23 @@ def plot_device_size(points: list[DesignPoint], path: Path, bers: tuple[float, .
     """T*(BER) and E(BER) vs MTJ diameter, with variability."""
     df = points_frame(points)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-    for ber in bers:
-        g = df[(df["scenario"] == "variability") & (df["ber"] == ber)].sort_values("device_diameter_m") if not df.empty else df
-        if g.empty:
-            continue
-        axes[0].plot(g["device_diameter_m"] * 1e9, g["t_pulse_s"] * 1e9, "o-", label=f"BER {ber:g}")
-        axes[1].plot(g["device_diameter_m"] * 1e9, g["energy_j"] * 1e12, "o-", label=f"BER {ber:g}")
+    for i, ber in enumerate(bers):
+        for scenario, style in (("variability", "o-"), ("nominal", "s--")):
+            g = df[(df["scenario"] == scenario) & (df["ber"] == ber)].sort_values("device_diameter_m") if not df.empty else df
+            if g.empty:
+                continue
+            label = f"BER {ber:g}" + (" (no variability)" if scenario == "nominal" else "")
+            kw = {"color": f"C{i}", "ms": 4, "label": label}
+            axes[0].plot(g["device_diameter_m"] * 1e9, g["t_pulse_s"] * 1e9, style, **kw)
+            axes[1].plot(g["device_diameter_m"] * 1e9, g["energy_j"] * 1e12, style, **kw)
     axes[0].set_ylabel("pulse length T* (ns)")
     axes[1].set_ylabel("energy per write (pJ)")
     for ax in axes:
         ax.set_xlabel("MTJ diameter (nm)")
         ax.grid(alpha=0.3)
     axes[1].set_yscale("log")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("device size at fixed RA, TMR, Jc0 (Vc fixed, Ic0 ~ d^2); SPICE + hybrid", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

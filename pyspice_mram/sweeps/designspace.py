@@ -118,8 +118,27 @@ def run_design_space(config: str | Path | SweepConfig, out: str | Path, points: 
         keep = df[(df["direction"] == summary_direction(cfg)) & df["scenario"].isin(SCENARIOS)]
         point.rows = [{k: r[k] for k in ("scenario", "direction", "ber", "t_pulse_s", "energy_j", "ber_rel_se", "n_samples",
                                           "device_diameter_m", "device_ic0_a", "device_vc_v")} for _, r in keep.iterrows()]
+        add_pulse_uncertainty(point.rows)
         point.status = "ok"
     return points
+
+
+def add_pulse_uncertainty(rows: list[dict[str, Any]]) -> None:
+    """t_pulse_rel_se: the sampling error of T* from that of the array BER at T* (delta method).
+
+    BER(T) falls steeply near T*, so delta T / T = (delta BER / BER) / |d ln BER / d ln T|; the slope is
+    taken between this target and its neighbouring target of the same scenario. Energy at a fixed
+    amplitude grows in proportion to T near T*, so the same relative error applies to E(T*).
+    """
+    for scenario in {r["scenario"] for r in rows}:
+        group = sorted((r for r in rows if r["scenario"] == scenario), key=lambda r: r["ber"])
+        for i, r in enumerate(group):
+            if len(group) < 2:
+                r["t_pulse_rel_se"] = math.nan
+                continue
+            other = group[i + 1] if i + 1 < len(group) else group[i - 1]
+            slope = math.log(other["ber"] / r["ber"]) / math.log(other["t_pulse_s"] / r["t_pulse_s"])
+            r["t_pulse_rel_se"] = float(r["ber_rel_se"]) / abs(slope)
 
 
 def points_frame(points: list[DesignPoint]) -> pd.DataFrame:
@@ -146,12 +165,19 @@ def amplitude_envelope(points: list[DesignPoint], targets: Sequence[float] = TAR
             best = sel.loc[sel["energy_j"].idxmin()]
             ref = sel[sel["circuit.v_over_vc"] == REFERENCE_AMPLITUDE]
             e_ref = float(ref["energy_j"].iloc[0]) if not ref.empty else math.nan
+            se_ref = float(ref["t_pulse_rel_se"].iloc[0]) if not ref.empty else math.nan
+            saving = 1.0 - float(best["energy_j"]) / e_ref
             out.append({
                 "scenario": scenario, "ber": float(ber), "v_over_vc": float(best["circuit.v_over_vc"]),
                 "t_pulse_s": float(best["t_pulse_s"]), "energy_j": float(best["energy_j"]),
                 "ber_rel_se": float(best["ber_rel_se"]), "reference_energy_j": e_ref,
                 "reference_t_pulse_s": float(ref["t_pulse_s"].iloc[0]) if not ref.empty else math.nan,
-                "saving_vs_reference": 1.0 - float(best["energy_j"]) / e_ref if not ref.empty else math.nan,
+                "saving_vs_reference": saving,
+                # E_best / E_ref carries both points' relative errors; every point draws the same cells (same
+                # seed), so the errors are positively correlated and their sum in quadrature is an upper bound
+                "saving_se": (1.0 - saving) * math.hypot(float(best["t_pulse_rel_se"]), se_ref)
+                if best["circuit.v_over_vc"] != REFERENCE_AMPLITUDE else 0.0,
+                "t_pulse_rel_se": float(best["t_pulse_rel_se"]),
                 "amplitudes_compared": sorted(float(v) for v in sel["circuit.v_over_vc"]),
             })
     return out
