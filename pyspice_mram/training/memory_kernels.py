@@ -80,6 +80,9 @@ def _popcount(typingctx, x):
     return types.int64(types.uint64), codegen
 
 
+GROUP_WORDS = 32
+"""Words per group of 8 blocks: the write visits whole groups (`normalize_ranges` widens ranges to them)."""
+
 CHUNK = 1024
 """Words per chunk: the chunk's delta, stored values, codes and changed bits (~12 kB) stay in L1 while its lanes fail."""
 
@@ -96,8 +99,8 @@ def normalize_ranges(ranges, n_words) -> np.ndarray:
         order = np.argsort(ranges[rep, :, 0])
         m = -1
         for i in order:
-            start = ranges[rep, i, 0] - ranges[rep, i, 0] % 32
-            stop = min((ranges[rep, i, 1] + 31) // 32 * 32, n_words)
+            start = ranges[rep, i, 0] - ranges[rep, i, 0] % GROUP_WORDS
+            stop = min((ranges[rep, i, 1] + GROUP_WORDS - 1) // GROUP_WORDS * GROUP_WORDS, n_words)
             if ranges[rep, i, 1] <= ranges[rep, i, 0]:
                 continue
             if m >= 0 and start <= out[rep, m, 1]:

@@ -51,7 +51,9 @@ from .bit_energy import REFERENCE_BER, BitEnergyModel
 from ..errors import ParameterError
 from .fixedpoint import QFormat
 from .memory import ApproximateMemory, BitErrorPolicy
-from .mlp import OUTPUTS, MLPLayout, accuracy, gradient_step
+from .memory_kernels import GROUP_WORDS
+from .mlp import OUTPUTS, MLPLayout, accuracy, float_step, gradient_step
+from .mlp_kernels import active_inputs, update_ranges
 from .mnist import MNIST
 
 
@@ -279,7 +281,7 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
     order_rngs = [np.random.default_rng(replica_seeds(config.base_seed, s)[1]) for _, s in pairs]
     n_train = x_train.shape[0]
     steps = n_train // config.batch_size
-    delta = np.empty((n_rep, layout.n_params), dtype=np.float32)
+    delta = np.zeros((n_rep, layout.n_params), dtype=np.float32)
     history = np.zeros((n_rep, config.epochs))
     bar = None
     if progress is True:
@@ -292,12 +294,13 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
         for step in range(steps):
             idx = orders[:, step * config.batch_size : (step + 1) * config.batch_size]
             x_batch = x_train[idx]
-            current = params if memory is None else memory.values_lsb
-            gradient_step(layout, current, scale, x_batch, y_train[idx], config.learning_rate, delta, config.output)
+            active = active_inputs(x_batch)
             if memory is None:
-                params += delta
-            else:
-                memory.add_lsb(delta, layout.update_ranges(x_batch))
+                float_step(layout, params, x_batch, y_train[idx], config.learning_rate, config.output, active)
+            else:  # the update is written only where the memory reads it (the groups of the write ranges)
+                gradient_step(layout, memory.values_lsb, scale, x_batch, y_train[idx], config.learning_rate, delta,
+                              config.output, active, GROUP_WORDS)
+                memory.add_lsb(delta, update_ranges(*active, layout.n_hidden, layout.n_in, layout.n_params))
             report += 1
             if report == 200 or step == steps - 1:
                 if bar is not None:
