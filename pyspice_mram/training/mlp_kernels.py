@@ -110,7 +110,6 @@ def outer_rows(x, dh, rows, counts, out, group) -> None:
     """
     n_rep, _, n_in = x.shape
     n_hidden = dh.shape[2]
-    acc = np.empty(n_hidden, dtype=out.dtype)
     for r in range(n_rep):
         nxt = 0
         last_group = -1  # last word group reached by an active row so far
@@ -119,8 +118,7 @@ def outer_rows(x, dh, rows, counts, out, group) -> None:
             row = out[r, base : base + n_hidden]
             if nxt < counts[r] and rows[r, nxt] == i:
                 nxt += 1
-                _outer_row(x, dh, r, i, acc)
-                row[:] = acc
+                _outer_row(x, dh, r, i, row)  # summed in place: the row stays in L1 while the images add to it
                 if group > 0:
                     last_group = (base + n_hidden - 1) // group
             elif group == 0 or base // group <= last_group:
