@@ -27,7 +27,6 @@ from threadpoolctl import threadpool_limits
 
 from pyspice_mram.training.fixedpoint import QFormat
 from pyspice_mram.training.memory import ApproximateMemory, BitErrorPolicy
-from pyspice_mram.training.memory_kernels import GROUP_WORDS
 from pyspice_mram.training.mlp import MLPLayout, float_step, gradient_step
 from pyspice_mram.training.mlp_kernels import active_inputs, update_ranges
 from pyspice_mram.training.mnist import load_mnist
@@ -48,8 +47,8 @@ def our_steps(layout: MLPLayout, init: np.ndarray, memory: bool):
 
     def step(x, y):
         active = active_inputs(x)
-        gradient_step(layout, mem.values_lsb, q.lsb, x, y, 0.1, delta, "softmax", active, GROUP_WORDS)
-        mem.add_lsb(delta, update_ranges(*active, layout.n_hidden, layout.n_in, layout.n_params))
+        dh = gradient_step(layout, mem.values_lsb, q.lsb, x, y, 0.1, delta, "softmax", active, w1=False)
+        mem.add_lsb(delta, update_ranges(*active, layout.n_hidden, layout.n_in, layout.n_params), outer=(x, dh))
 
     return step
 

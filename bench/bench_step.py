@@ -24,9 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from pyspice_mram.training.fixedpoint import QFormat
 from pyspice_mram.training.memory import ApproximateMemory, BitErrorPolicy
-from pyspice_mram.training.memory_kernels import GROUP_WORDS
 from pyspice_mram.training.mlp import MLPLayout, _deltas, _row_major
-from pyspice_mram.training.mlp_kernels import active_inputs, add_outer_rows, outer_rows, update_ranges
+from pyspice_mram.training.mlp_kernels import active_inputs, add_outer_rows, update_ranges
 from pyspice_mram.training.mnist import load_mnist
 
 MEMORIES = (("BER 1 %", BitErrorPolicy.uniform(0.01)), ("HSB 1 % / 8 LSB 50 %", BitErrorPolicy.two_stage(8, 0.5, 0.01)))
@@ -67,9 +66,8 @@ def run_memory(layout, memory, lsb, delta, batches, times) -> None:
             g_b1[...] = dh.sum(axis=1)
 
         _timed(times, "b1, W2, b2 update", small_updates)
-        _timed(times, "W1 update (outer rows)", lambda: outer_rows(x, dh, active[0], active[1], delta, GROUP_WORDS))
         ranges = _timed(times, "write ranges", lambda: update_ranges(*active, layout.n_hidden, layout.n_in, layout.n_params))
-        _timed(times, "memory write", lambda: memory.add_lsb(delta, ranges))
+        _timed(times, "write with W1 update", lambda: memory.add_lsb(delta, ranges, outer=(x, dh)))
 
 
 def work(layout: MLPLayout, batches) -> dict:
@@ -82,7 +80,7 @@ def work(layout: MLPLayout, batches) -> dict:
         "active rows": rows,
         "forward + backward": (pairs * h + small, rows * h * 4),
         "W1 update": (pairs * h, rows * h * 4),
-        "memory write": (0, rows * h * 4 * 3),  # delta read, values read and written (float32)
+        "write with W1 update": (pairs * h, rows * h * 4 * 2),  # values read and written (float32)
     }
 
 

@@ -10,7 +10,6 @@ import pyspice_mram.training.train as train_module
 from pyspice_mram.errors import ParameterError
 from pyspice_mram.training.fixedpoint import QFormat
 from pyspice_mram.training.memory import ApproximateMemory, BitErrorPolicy
-from pyspice_mram.training.memory_kernels import GROUP_WORDS
 from pyspice_mram.training.mlp import MLPLayout, float_step, gradient_step
 from pyspice_mram.training.mlp_kernels import active_inputs, input_product, update_ranges
 from pyspice_mram.training.train import TrainingConfig, train
@@ -41,7 +40,7 @@ def _dense_w1_update(x, dh):
     return g
 
 
-def _dense_outer_rows(x, dh, rows, counts, out, group):
+def _dense_outer_rows(x, dh, rows, counts, out):
     out[:, : x.shape[2] * dh.shape[2]] = _dense_w1_update(x, dh).reshape(x.shape[0], -1)
 
 
@@ -55,9 +54,10 @@ def _all_inputs(x):
 
 
 def test_skipping_zero_inputs_gives_a_bit_identical_training_run(mnist, monkeypatch):
-    """A reduced run (float, BER 1 %, HSB 1 % / 8 LSBs at 50 %) with the sparse kernels equals, bit for
-    bit, the run that multiplies every input of every image in the same order and writes every word:
-    accuracies and every counted bit write (which depend on every stored code of every step)."""
+    """A reduced run (float, BER 1 %, HSB 1 % / 8 LSBs at 50 %) with the sparse kernels and the fused
+    updates equals, bit for bit, the run that multiplies every input of every image in the same order,
+    stores the complete update and writes every word: accuracies and every counted bit write (which
+    depend on every stored code of every step)."""
     cfg = TrainingConfig(epochs=1, seeds=2, train_images=400)
     policies = [None, BitErrorPolicy.uniform(0.01), BitErrorPolicy.two_stage(8, 0.5, 0.01)]
     sparse = train(mnist, policies, cfg)
@@ -65,6 +65,15 @@ def test_skipping_zero_inputs_gives_a_bit_identical_training_run(mnist, monkeypa
     monkeypatch.setattr(mlp, "outer_rows", _dense_outer_rows)
     monkeypatch.setattr(mlp, "add_outer_rows", _dense_add_outer_rows)
     monkeypatch.setattr(train_module, "active_inputs", _all_inputs)
+    write = ApproximateMemory.add_lsb
+
+    def write_dense_update(self, delta, ranges=None, outer=None):  # the complete update, stored, then written
+        if outer is not None:
+            delta = delta.copy()
+            _dense_outer_rows(*outer, None, None, delta)
+        write(self, delta, ranges)
+
+    monkeypatch.setattr(ApproximateMemory, "add_lsb", write_dense_update)
     dense = train(mnist, policies, cfg)
     for s, d in zip(sparse, dense):
         np.testing.assert_array_equal(s.history, d.history)
@@ -120,15 +129,15 @@ def test_fused_float_update_equals_the_update_added(mnist):
 
 
 @pytest.mark.parametrize("hidden", [300, 20, 7])
-def test_update_written_only_where_the_memory_reads_it_writes_the_same_memory(mnist, hidden):
-    """With group = 32 the rows of inactive inputs are zeroed only next to active ones; words the write
-    reads (its ranges widened to 32-word groups) are never stale: the memory and its counts equal those
-    of a write from the complete update, even when the buffer held garbage before."""
+def test_write_fused_with_the_w1_update_writes_the_same_memory(mnist, hidden):
+    """The write that computes W1's update x^T dh chunk by chunk (`outer`) programs the same memory, bit
+    for bit and count for count, as the write of the complete stored update, whatever the update buffer
+    held in W1 (never read there); hidden sizes whose rows straddle chunks and 32-word groups included."""
     layout = MLPLayout(784, hidden, 10)
     q = QFormat(17)
     init = np.stack([layout.init_params(np.random.default_rng(s)) for s in range(2)])
     policy = BitErrorPolicy.uniform(0.01)
-    complete, partial = (ApproximateMemory(q.encode(init), policy, 7) for _ in range(2))
+    complete, fused = (ApproximateMemory(q.encode(init), policy, 7) for _ in range(2))
     stale = np.full((2, layout.n_params), 1e6, np.float32)
     for start in (0, 20, 40, 60):
         x, labels = _batch(mnist, start=start)
@@ -137,11 +146,13 @@ def test_update_written_only_where_the_memory_reads_it_writes_the_same_memory(mn
         full = np.empty((2, layout.n_params), np.float32)
         gradient_step(layout, complete.values_lsb, q.lsb, x, labels, 0.1, full, active=active)
         complete.add_lsb(full, ranges)
-        gradient_step(layout, partial.values_lsb, q.lsb, x, labels, 0.1, stale, active=active, group=GROUP_WORDS)
-        partial.add_lsb(stale, ranges)
-    np.testing.assert_array_equal(partial.codes, complete.codes)
-    assert partial.statistics(0) == complete.statistics(0) and partial.statistics(1) == complete.statistics(1)
-    assert np.any(stale == 1e6)  # some words were indeed never written
+        dh = gradient_step(layout, fused.values_lsb, q.lsb, x, labels, 0.1, stale, active=active, w1=False)
+        fused.add_lsb(stale, ranges, outer=(x, dh))
+    np.testing.assert_array_equal(fused.codes, complete.codes)
+    assert fused.statistics(0) == complete.statistics(0) and fused.statistics(1) == complete.statistics(1)
+    assert np.all(stale[:, : 784 * hidden] == 1e6)  # W1's update was never stored
+    with pytest.raises(ParameterError, match="outer"):
+        fused.add_lsb(stale, ranges, outer=(x.astype(np.float64), dh))
 
 
 def test_active_inputs_and_batch_shapes():

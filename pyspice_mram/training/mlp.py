@@ -184,15 +184,14 @@ def gradient_step(
     out: np.ndarray,
     output: str = "softmax",
     active: tuple[np.ndarray, np.ndarray] | None = None,
-    group: int = 0,
-) -> None:
+    w1: bool = True,
+) -> np.ndarray:
     """Write the update -step * dLoss/dparams into `out` (R x n_params, float32), in units of `scale`.
 
     With scale = LSB the update comes out in LSB units, ready for the memory's add-and-write.
-    `active` is `mlp_kernels.active_inputs(x)` when the caller has it. With `group` = 0 every word
-    of `out` is written; with `group` = 32 the W1 rows of inactive inputs are written (as zeros)
-    only where they share a 32-word group with an active row: all that the memory write reads
-    when given `layout.update_ranges(x)`.
+    `active` is `mlp_kernels.active_inputs(x)` when the caller has it. Returns dh (R, B, H), the
+    hidden layer's delta: W1's update is x^T dh. With `w1` False the W1 words of `out` are left
+    as they are, for a caller that computes x^T dh itself (the memory write fuses it: `outer`).
     """
     x = _stacked_batch(layout, params, x)
     active = active_inputs(x) if active is None else active
@@ -200,8 +199,10 @@ def gradient_step(
     _, g_b1, g_w2, g_b2 = layout.views(out)
     np.matmul(h.transpose(0, 2, 1), dz, out=g_w2)
     g_b2[...] = dz.sum(axis=1)
-    outer_rows(x, dh, active[0], active[1], out, group)
+    if w1:
+        outer_rows(x, dh, active[0], active[1], out)
     g_b1[...] = dh.sum(axis=1)
+    return dh
 
 
 def float_step(layout: MLPLayout, params: np.ndarray, x: np.ndarray, labels: np.ndarray, step: float,

@@ -100,33 +100,23 @@ def _outer_row(x, dh, r, i, acc) -> None:
 
 
 @numba.njit(cache=True)
-def outer_rows(x, dh, rows, counts, out, group) -> None:
-    """out[r, W1 row i] <- x[r, :, i]^T dh[r] on the active inputs i; zeros on the inactive rows a reader may visit.
+def outer_rows(x, dh, rows, counts, out) -> None:
+    """out[r, W1 row i] <- x[r, :, i]^T dh[r] on the active inputs i, 0 on the others.
 
-    `out` is the update (R, n_params), W1 first. An inactive input's row is an exactly zero update;
-    it is written (as zeros) when it shares a `group`-word group with an active row, since the
-    memory write visits whole groups (`group` = 32; b1, after W1, always counts as active), or
-    everywhere with `group` = 0 (the whole update, for any reader).
+    `out` is the update (R, n_params), W1 first. An inactive input's row is an exactly zero update,
+    written as zeros so that any reader of `out` sees the whole update.
     """
     n_rep, _, n_in = x.shape
     n_hidden = dh.shape[2]
     for r in range(n_rep):
         nxt = 0
-        last_group = -1  # last word group reached by an active row so far
         for i in range(n_in):
-            base = i * n_hidden
-            row = out[r, base : base + n_hidden]
+            row = out[r, i * n_hidden : (i + 1) * n_hidden]
             if nxt < counts[r] and rows[r, nxt] == i:
                 nxt += 1
                 _outer_row(x, dh, r, i, row)  # summed in place: the row stays in L1 while the images add to it
-                if group > 0:
-                    last_group = (base + n_hidden - 1) // group
-            elif group == 0 or base // group <= last_group:
-                row[:] = 0.0  # shares its first group with the active row before it
-            else:  # or its last group with the next active row, or with b1 (always written) after W1
-                next_start = rows[r, nxt] * n_hidden if nxt < counts[r] else n_in * n_hidden
-                if (base + n_hidden - 1) // group >= next_start // group:
-                    row[:] = 0.0
+            else:
+                row[:] = 0.0
 
 
 @numba.njit(cache=True)

@@ -51,7 +51,6 @@ from .bit_energy import REFERENCE_BER, BitEnergyModel
 from ..errors import ParameterError
 from .fixedpoint import QFormat
 from .memory import ApproximateMemory, BitErrorPolicy
-from .memory_kernels import GROUP_WORDS
 from .mlp import OUTPUTS, MLPLayout, accuracy, float_step, gradient_step
 from .mlp_kernels import active_inputs, update_ranges
 from .mnist import MNIST
@@ -297,10 +296,11 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
             active = active_inputs(x_batch)
             if memory is None:
                 float_step(layout, params, x_batch, y_train[idx], config.learning_rate, config.output, active)
-            else:  # the update is written only where the memory reads it (the groups of the write ranges)
-                gradient_step(layout, memory.values_lsb, scale, x_batch, y_train[idx], config.learning_rate, delta,
-                              config.output, active, GROUP_WORDS)
-                memory.add_lsb(delta, update_ranges(*active, layout.n_hidden, layout.n_in, layout.n_params))
+            else:  # W1's update x^T dh is computed inside the write, chunk by chunk, never stored
+                dh = gradient_step(layout, memory.values_lsb, scale, x_batch, y_train[idx], config.learning_rate, delta,
+                                   config.output, active, w1=False)
+                memory.add_lsb(delta, update_ranges(*active, layout.n_hidden, layout.n_in, layout.n_params),
+                               outer=(x_batch, dh))
             report += 1
             if report == 200 or step == steps - 1:
                 if bar is not None:
