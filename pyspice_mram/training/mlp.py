@@ -2,7 +2,9 @@
 
 All parameters of one replica live in one flat vector (W1, b1, W2, b2), so the approximate memory can
 hold them as one array of words and several replicas (seeds / memory configurations) train at once:
-arrays have a leading replica axis and every matrix product is a batched `matmul`.
+arrays have a leading replica axis. The first layer's products skip the zero pixels of each image
+(compiled, `mlp_kernels`); the small ones (batch x hidden x output) are batched `matmul`s; `predict`
+on whole test sets stays dense BLAS.
 
 Hidden layer: tanh. Output layer: softmax with cross-entropy loss (default), or tanh with squared
 error against +-1 targets (`output="tanh"`), the classic formal network. Weights are initialised

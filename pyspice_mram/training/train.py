@@ -280,7 +280,7 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
     order_rngs = [np.random.default_rng(replica_seeds(config.base_seed, s)[1]) for _, s in pairs]
     n_train = x_train.shape[0]
     steps = n_train // config.batch_size
-    delta = np.zeros((n_rep, layout.n_params), dtype=np.float32)
+    delta = None if memory is None else np.zeros((n_rep, layout.n_params), dtype=np.float32)  # b1, W2, b2 update
     history = np.zeros((n_rep, config.epochs))
     bar = None
     if progress is True:
