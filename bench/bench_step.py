@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from pyspice_mram.training.fixedpoint import QFormat
 from pyspice_mram.training.memory import ApproximateMemory, BitErrorPolicy
-from pyspice_mram.training.mlp import MLPLayout, _deltas, _row_major
+from pyspice_mram.training.mlp import MLPLayout, _deltas
 from pyspice_mram.training.mlp_kernels import active_inputs, add_outer_rows, update_ranges
 from pyspice_mram.training.mnist import load_mnist
 
