@@ -36,6 +36,7 @@ DENSE_DIGITS = 4
 """Binary digits of each BER drawn with dense random words; the rest is drawn sparsely."""
 
 _ALL_BITS = (1 << WORD_BITS) - 1
+_NO_OUTER = (np.zeros((1, 1, 1), np.float32), np.zeros((1, 1, 1), np.float32), 0)
 
 
 def _check_ber(value: float, name: str) -> float:
@@ -337,18 +338,25 @@ class ApproximateMemory:
                 out[r] = np.clip(grid, CODE_MIN, top).astype(np.int16)
         return out
 
-    def add_lsb(self, delta: np.ndarray, ranges: np.ndarray | None = None) -> None:
+    def add_lsb(self, delta: np.ndarray, ranges: np.ndarray | None = None,
+                outer: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Read, add `delta` (LSB units, float32, replicas x words), round, saturate, write.
 
         The stored value plus `delta` is rounded to nearest (ties to even) on the grid of stored
         bits (2^removed_lsbs LSBs) and saturated to the code range. `ranges` (optional, per replica
         or shared: int rows [start, stop)) lists the words where `delta` may be nonzero; the others
-        are not visited, which is exact because a zero update programs nothing.
+        are not visited, which is exact because a zero update programs nothing. `outer` = (x, dh),
+        float32 (R, B, I) and (R, B, H): the first I * H words' update is x^T dh, computed inside
+        the write (see `memory_kernels.write_words`) instead of read from `delta`.
         """
         if delta.shape != self.shape or delta.dtype != np.float32:
             raise ParameterError(f"delta must be float32 of shape {self.shape}")
+        x, dh, n_outer = _NO_OUTER if outer is None else (*outer, outer[0].shape[2] * outer[1].shape[2])
+        if outer is not None and (x.dtype != np.float32 or dh.dtype != np.float32 or x.ndim != 3 or dh.ndim != 3
+                                  or x.shape[:2] != dh.shape[:2] or x.shape[0] != self.shape[0] or n_outer > self.shape[1]):
+            raise ParameterError(f"outer must be float32 (x, dh) of shapes ({self.shape[0]}, B, I), ({self.shape[0]}, B, H)")
         write_words(delta, self._values, self._update_ranges(ranges), self._steps, self._lane_rows, self._n_lanes,
-                    self._mean_gaps, self._states, self._lane_counts, self.word_writes, TABLES)
+                    self._mean_gaps, self._states, self._lane_counts, self.word_writes, TABLES, x, dh, n_outer)
         self.write_calls += 1
 
     def _update_ranges(self, ranges: np.ndarray | Sequence | None) -> np.ndarray:

@@ -80,6 +80,9 @@ def _popcount(typingctx, x):
     return types.int64(types.uint64), codegen
 
 
+GROUP_WORDS = 32
+"""Words per group of 8 blocks: the write visits whole groups (`normalize_ranges` widens ranges to them)."""
+
 CHUNK = 1024
 """Words per chunk: the chunk's delta, stored values, codes and changed bits (~12 kB) stay in L1 while its lanes fail."""
 
@@ -96,8 +99,8 @@ def normalize_ranges(ranges, n_words) -> np.ndarray:
         order = np.argsort(ranges[rep, :, 0])
         m = -1
         for i in order:
-            start = ranges[rep, i, 0] - ranges[rep, i, 0] % 32
-            stop = min((ranges[rep, i, 1] + 31) // 32 * 32, n_words)
+            start = ranges[rep, i, 0] - ranges[rep, i, 0] % GROUP_WORDS
+            stop = min((ranges[rep, i, 1] + GROUP_WORDS - 1) // GROUP_WORDS * GROUP_WORDS, n_words)
             if ranges[rep, i, 1] <= ranges[rep, i, 0]:
                 continue
             if m >= 0 and start <= out[rep, m, 1]:
@@ -294,7 +297,31 @@ def _fail_blocks(diff64, intended64, codes64, values, counts8, first_block, lane
 
 
 @numba.njit(cache=True)
-def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states, lane_bits, word_writes, tables) -> None:
+def _outer_words(x, dh, rep, start, stop, out) -> None:
+    """out[:stop - start] <- words start..stop of W1's update x[rep]^T dh[rep] (row i = words i*H .. i*H + H).
+
+    Each word sums over the images in ascending order, skipping the zero inputs: the same sums as
+    `mlp_kernels.outer_rows`, word for word.
+    """
+    n_hidden = dh.shape[2]
+    i = start // n_hidden
+    while i * n_hidden < stop:
+        lo, hi = max(start, i * n_hidden), min(stop, (i + 1) * n_hidden)
+        seg = out[lo - start : hi - start]
+        seg[:] = 0.0
+        first = lo - i * n_hidden
+        for b in range(x.shape[1]):
+            xv = x[rep, b, i]
+            if xv != 0:
+                g = dh[rep, b, first : first + hi - lo]
+                for j in range(hi - lo):
+                    seg[j] += xv * g[j]
+        i += 1
+
+
+@numba.njit(cache=True)
+def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states, lane_bits, word_writes, tables,
+                x, dh, n_outer) -> None:
     """Add `delta` to the stored words in `ranges`, round, store, and fail the changed bits, replica by replica.
 
     `values` (R x words padded to whole groups of 32, float32 integer codes) is the memory. For
@@ -307,6 +334,10 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
     accumulate the changed bits and words. A lane's draws depend only on its own sequence of
     changed bits, never on the chunking, the words skipped or the other replicas. `tables` is `TABLES`.
     A block is 4 words (64 bits), a group 8 blocks; a chunk is `CHUNK` words.
+
+    The first `n_outer` words' update is not read from `delta` but computed chunk by chunk as the
+    outer product x[r]^T dh[r] (`_outer_words`; x (R, B, I), dh (R, B, H), I * H = n_outer): W1's
+    update goes from the multiply-adds to the rounding inside L1, never stored. n_outer = 0: none.
     """
     codes = np.zeros(CHUNK, dtype=np.int16)  # the chunk's new codes, then its stored codes
     codes64 = codes.view(np.uint64)
@@ -317,6 +348,7 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
     starts = np.empty(CHUNK // 4, dtype=np.int64)  # scratch of the sparse marks
     found = np.empty((2, 64), dtype=np.int64)  # a batch of marks: lane-bit ordinals, blocks
     to_mark = np.empty(lanes.shape[1], dtype=np.int64)  # per lane: lane bits up to the next mark (1: the next)
+    outer = np.empty(CHUNK, dtype=np.float32)  # the chunk's computed update
     for rep in range(values.shape[0]):
         step = np.float32(steps[rep])
         inv, lo, hi = np.float32(1.0) / step, np.float32(-32768.0), np.float32(32768.0) - step
@@ -330,7 +362,13 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
             for start in range(ranges[rep, r, 0], ranges[rep, r, 1], CHUNK):
                 stop = min(start + CHUNK, ranges[rep, r, 1])
                 n = stop - start
-                _round_chunk(delta[rep, start:stop], values[rep, start:stop], codes[:n], diff[:n], inv, step, lo, hi)
+                if start < n_outer:
+                    split = min(stop, n_outer)
+                    _outer_words(x, dh, rep, start, split, outer)
+                    outer[split - start : n] = delta[rep, split:stop]
+                    _round_chunk(outer[:n], values[rep, start:stop], codes[:n], diff[:n], inv, step, lo, hi)
+                else:
+                    _round_chunk(delta[rep, start:stop], values[rep, start:stop], codes[:n], diff[:n], inv, step, lo, hi)
                 n_blocks = (n + 31) // 32 * 8  # whole groups; the words past `stop` (padding) do not change
                 diff[n : 4 * n_blocks] = 0
                 codes[n : 4 * n_blocks] = 0

@@ -2,7 +2,9 @@
 
 All parameters of one replica live in one flat vector (W1, b1, W2, b2), so the approximate memory can
 hold them as one array of words and several replicas (seeds / memory configurations) train at once:
-arrays have a leading replica axis and every matrix product is a batched `matmul`.
+arrays have a leading replica axis. The first layer's products skip the zero pixels of each image
+(compiled, `mlp_kernels`); the small ones (batch x hidden x output) are batched `matmul`s; `predict`
+on whole test sets stays dense BLAS.
 
 Hidden layer: tanh. Output layer: softmax with cross-entropy loss (default), or tanh with squared
 error against +-1 targets (`output="tanh"`), the classic formal network. Weights are initialised
@@ -16,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from ..errors import ParameterError
+from .mlp_kernels import active_inputs, add_outer_rows, input_product, outer_rows, update_ranges
 
 OUTPUTS = ("softmax", "tanh")
 
@@ -68,40 +70,14 @@ class MLPLayout:
         """
         if x.ndim != 3 or x.shape[2] != self.n_in:
             raise ParameterError(f"x must have shape (replicas, batch, {self.n_in}), got {x.shape}")
-        return _active_row_ranges(x, self.n_hidden, self.n_params)
+        rows, counts = active_inputs(x)
+        return update_ranges(rows, counts, self.n_hidden, self.n_in, self.n_params)
 
     def init_params(self, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """One replica's initial float parameters (float64, flat): uniform in +-scale/sqrt(fan_in)."""
         w1 = rng.uniform(-scale, scale, self.n_in * self.n_hidden) / np.sqrt(self.n_in)
         w2 = rng.uniform(-scale, scale, self.n_hidden * self.n_out) / np.sqrt(self.n_hidden)
         return np.concatenate([w1, np.zeros(self.n_hidden), w2, np.zeros(self.n_out)])
-
-
-@numba.njit(cache=True)
-def _active_row_ranges(x, n_hidden, n_params):
-    """See `MLPLayout.update_ranges`: runs of inputs nonzero in some image, as W1 word ranges, and the tail."""
-    n_rep, n_batch, n_in = x.shape
-    runs = np.empty((n_rep, n_in // 2 + 1, 2), dtype=np.int64)
-    n_runs = np.zeros(n_rep, dtype=np.int64)
-    active = np.empty(n_in + 1, dtype=np.bool_)
-    for r in range(n_rep):
-        active[:] = False
-        for b in range(n_batch):
-            for i in range(n_in):
-                active[i] |= x[r, b, i] != 0
-        start = -1
-        for i in range(n_in + 1):
-            if active[i] and start < 0:
-                start = i
-            elif not active[i] and start >= 0:
-                runs[r, n_runs[r]] = (start * n_hidden, i * n_hidden)
-                n_runs[r] += 1
-                start = -1
-    out = np.full((n_rep, n_runs.max() + 1, 2), n_params, dtype=np.int64)
-    for r in range(n_rep):
-        out[r, : n_runs[r]] = runs[r, : n_runs[r]]
-        out[r, -1] = (n_in * n_hidden, n_params)
-    return out
 
 
 def forward(layout: MLPLayout, params: np.ndarray, scale: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,6 +128,54 @@ def output_delta(z: np.ndarray, labels: np.ndarray, output: str) -> np.ndarray:
     raise ParameterError(f"output must be one of {OUTPUTS}, got {output!r}")
 
 
+def _deltas(layout: MLPLayout, params: np.ndarray, scale: float, x: np.ndarray, labels: np.ndarray, step: float,
+            output: str, active: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(h, dz, dh) of a mini-batch: hidden activations and the two layers' deltas, scaled by -step / scale.
+
+    The first layer's product skips the zero inputs (`mlp_kernels.input_product`); the rest is small
+    (batch x hidden) and stays with NumPy / BLAS.
+    """
+    _, b1, w2, b2 = layout.views(params)
+    s = np.float32(scale)
+    a = np.empty((x.shape[0], x.shape[1], layout.n_hidden), dtype=np.float32)
+    input_product(x, _row_major(params), layout.n_hidden, active[0], active[1], a)
+    a *= s
+    a += b1[:, None, :] * s
+    h = np.tanh(a, out=a)
+    z = np.matmul(h, w2)
+    z *= s
+    z += b2[:, None, :] * s
+    dz = output_delta(z, labels, output)
+    dz *= np.float32(-step / scale)
+    dh = np.matmul(dz, w2.transpose(0, 2, 1))
+    dh *= s
+    dh *= 1.0 - h * h
+    return h, dz, dh
+
+
+def _row_major(params: np.ndarray) -> np.ndarray:
+    """A C-contiguous array whose rows start with the rows of `params`: compiled loops vectorise only
+    over strides known when compiling. A view of the leading columns of a C-contiguous array (the
+    memory's padded rows) gives that array back; anything else is copied."""
+    if params.flags.c_contiguous:
+        return params
+    base = params.base
+    if (isinstance(base, np.ndarray) and base.flags.c_contiguous and base.ndim == 2 and base.dtype == params.dtype
+            and base.strides == params.strides and base.shape[0] == params.shape[0]
+            and base.ctypes.data == params.ctypes.data):
+        return base
+    return np.ascontiguousarray(params)
+
+
+def _stacked_batch(layout: MLPLayout, params: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """x as (R, B, I) float32: a batch (B, I) shared by all replicas is broadcast (no copy)."""
+    if x.ndim == 2:
+        x = np.broadcast_to(x, (params.shape[0], *x.shape))
+    if x.ndim != 3 or x.shape[0] != params.shape[0] or x.shape[2] != layout.n_in:
+        raise ParameterError(f"x must have shape (replicas, batch, {layout.n_in}) or (batch, {layout.n_in}), got {x.shape}")
+    return x.astype(np.float32, copy=False)
+
+
 def gradient_step(
     layout: MLPLayout,
     params: np.ndarray,
@@ -161,20 +185,40 @@ def gradient_step(
     step: float,
     out: np.ndarray,
     output: str = "softmax",
-) -> None:
+    active: tuple[np.ndarray, np.ndarray] | None = None,
+    w1: bool = True,
+) -> np.ndarray:
     """Write the update -step * dLoss/dparams into `out` (R x n_params, float32), in units of `scale`.
 
     With scale = LSB the update comes out in LSB units, ready for the memory's add-and-write.
+    `active` is `mlp_kernels.active_inputs(x)` when the caller has it. Returns dh (R, B, H), the
+    hidden layer's delta: W1's update is x^T dh. With `w1` False the W1 words of `out` are left
+    as they are, for a caller that computes x^T dh itself (the memory write fuses it: `outer`).
     """
-    w1, _, w2, _ = layout.views(params)
-    h, z = forward(layout, params, scale, x)
-    dz = output_delta(z, labels, output)
-    dz *= np.float32(-step / scale)
-    g_w1, g_b1, g_w2, g_b2 = layout.views(out)
-    dh = np.matmul(dz, w2.transpose(0, 2, 1))
-    dh *= np.float32(scale)
-    dh *= 1.0 - h * h
+    x = _stacked_batch(layout, params, x)
+    active = active_inputs(x) if active is None else active
+    h, dz, dh = _deltas(layout, params, scale, x, labels, step, output, active)
+    _, g_b1, g_w2, g_b2 = layout.views(out)
     np.matmul(h.transpose(0, 2, 1), dz, out=g_w2)
     g_b2[...] = dz.sum(axis=1)
-    np.matmul(x.transpose(0, 2, 1) if x.ndim == 3 else x.T, dh, out=g_w1)
+    if w1:
+        outer_rows(x, dh, active[0], active[1], out)
     g_b1[...] = dh.sum(axis=1)
+    return dh
+
+
+def float_step(layout: MLPLayout, params: np.ndarray, x: np.ndarray, labels: np.ndarray, step: float,
+               output: str = "softmax", active: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """params += the update of `gradient_step` (scale 1), in place: word for word the same sums.
+
+    The W1 update is added row by row as it is computed (`mlp_kernels.add_outer_rows`), so the
+    update is never stored, and the rows of inactive inputs (zero updates) are not visited.
+    """
+    x = _stacked_batch(layout, params, x)
+    active = active_inputs(x) if active is None else active
+    h, dz, dh = _deltas(layout, params, 1.0, x, labels, step, output, active)
+    _, b1, w2, b2 = layout.views(params)
+    w2 += np.matmul(h.transpose(0, 2, 1), dz)
+    b2 += dz.sum(axis=1)
+    add_outer_rows(x, dh, active[0], active[1], params)
+    b1 += dh.sum(axis=1)

@@ -52,7 +52,8 @@ from .bit_energy import WriteEnergyModel
 from ..errors import ParameterError
 from .fixedpoint import QFormat
 from .memory import ApproximateMemory, BitErrorPolicy
-from .mlp import OUTPUTS, MLPLayout, accuracy, gradient_step
+from .mlp import OUTPUTS, MLPLayout, accuracy, float_step, gradient_step
+from .mlp_kernels import active_inputs, update_ranges
 from .mnist import MNIST
 from .programming_energy import energy_report
 from .seed_statistics import over_seeds
@@ -213,7 +214,7 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
     order_rngs = [np.random.default_rng(replica_seeds(config.base_seed, s)[1]) for _, s in pairs]
     n_train = x_train.shape[0]
     steps = n_train // config.batch_size
-    delta = np.empty((n_rep, layout.n_params), dtype=np.float32)
+    delta = None if memory is None else np.zeros((n_rep, layout.n_params), dtype=np.float32)  # b1, W2, b2 update
     history = np.zeros((n_rep, config.epochs))
     bar = None
     if progress is True:
@@ -226,12 +227,14 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
         for step in range(steps):
             idx = orders[:, step * config.batch_size : (step + 1) * config.batch_size]
             x_batch = x_train[idx]
-            current = params if memory is None else memory.values_lsb
-            gradient_step(layout, current, scale, x_batch, y_train[idx], config.learning_rate, delta, config.output)
+            active = active_inputs(x_batch)
             if memory is None:
-                params += delta
-            else:
-                memory.add_lsb(delta, layout.update_ranges(x_batch))
+                float_step(layout, params, x_batch, y_train[idx], config.learning_rate, config.output, active)
+            else:  # W1's update x^T dh is computed inside the write, chunk by chunk, never stored
+                dh = gradient_step(layout, memory.values_lsb, scale, x_batch, y_train[idx], config.learning_rate, delta,
+                                   config.output, active, w1=False)
+                memory.add_lsb(delta, update_ranges(*active, layout.n_hidden, layout.n_in, layout.n_params),
+                               outer=(x_batch, dh))
             report += 1
             if report == 200 or step == steps - 1:
                 if bar is not None:
