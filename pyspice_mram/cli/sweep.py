@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -33,7 +34,9 @@ def sweep(config: str, out: Path, jobs: int, resume: bool, scheduler: str | None
 
     def report(line: str) -> None:
         if not quiet:
-            click.echo(line, err=True)
+            from tqdm.auto import tqdm
+
+            tqdm.write(line, file=sys.stderr)  # above the progress bar, not through it
 
     summary = run_sweep(config, out, jobs=jobs, resume=resume, scheduler=scheduler, progress=not quiet,
                         assume_yes=assume_yes, report=report)
