@@ -6,12 +6,20 @@ The task function draws the sample from (seed, sample) alone, so results do not 
 workers run or in what order. Workers keep one simulator (one ngspice session with the circuit
 loaded) per process in a module-level cache keyed by the corner conditions.
 
-Execution: in-process for `jobs == 1`, joblib's loky processes otherwise (OpenMP threads 1 per
-worker), or a Dask cluster through joblib's Dask backend when a scheduler address is given. Results
-stream back in task order and are written chunk by chunk (see checkpoint.py). A failing simulation is
-retried once (with relaxed options when the simulator takes `relaxed=True`), then recorded with its
-reason; a worker process that dies is replaced and its unfinished tasks are resubmitted. A new run
-that fails before its first chunk is written (e.g. a model card ngspice rejects) removes its folder.
+Execution: in-process for `jobs == 1`; `jobs` spawned worker processes otherwise (one OpenMP thread
+each; they ignore Ctrl-C, the parent stops them); with a scheduler address, every task is submitted
+with `distributed.Client.submit` to the cluster's workers, so this process only collects results.
+Tasks are generated chunk by chunk and at most twice the worker count are in flight, so memory does
+not grow with the number of samples. Before the bulk, the nominal sample of every corner runs (the
+pilot): a failed nominal sample or nominal writes that reach no target BER refuse the sweep, and the
+pilot's measured seconds give the cost estimate checked against `sweep.max_hours`.
+
+Results are written chunk by chunk (see checkpoint.py), under an flock on the run folder. A failing
+simulation is retried once (with relaxed options when the simulator takes `relaxed=True`), then
+recorded with its reason; a local worker process that dies is replaced and its unfinished tasks are
+resubmitted. SIGINT/SIGTERM stop submitting, let the running tasks land, end every worker and raise
+`SweepInterrupted` (a second signal ends the workers at once). A new run that ends before its first
+chunk is written (e.g. a model card ngspice rejects) removes its folder.
 """
 
 from __future__ import annotations
