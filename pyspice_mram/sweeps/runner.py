@@ -379,7 +379,11 @@ class _DaskPool:
         return list(done)
 
     def outcome(self, future: Any) -> tuple[int, list[dict[str, Any]]]:
-        return future.result()
+        try:
+            return future.result()
+        except self._distributed.KilledWorker as exc:
+            raise SimulatorError(f"Dask workers died running one task several times ({exc}); finished chunks are "
+                                 "saved, continue with --resume") from None
 
     def restart(self) -> None:  # pragma: no cover - the scheduler reschedules the tasks of a lost worker itself
         pass
