@@ -249,7 +249,12 @@ class RunStore:
         first, stop = self.manifest.chunk_range(index)
         data = parquet_bytes(table)
         path = self.chunk_path(index)
-        atomic_write_bytes(path, data)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:
+            if exc.filename is None:  # a failed write() names no file: name the chunk
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            raise
         self.manifest.chunks[index] = {
             "index": index,
             "first_task": first,
