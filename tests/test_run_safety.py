@@ -241,7 +241,7 @@ def test_a_sweep_that_reaches_no_target_is_refused_after_the_nominal_sample(tmp_
     monkeypatch.setattr(sweep_module, "_run_task", lambda *a: calls.append(a[1]) or real(*a))
     code, _, err = cli(capsys, "sweep", config, "--out", tmp_path / "run", "--quiet")
     assert code == 2
-    assert_one_line_error(code, err, "no target BER of [table].targets (1e-10 .. 1e-10) is reachable")
+    assert_one_line_error(code, err, "no target down to BER 1e-10 ([table].targets and the savings reference) is reachable")
     assert "lengthen circuit.stop_time_s" in err
     assert calls == [0] and not (tmp_path / "run").exists()  # only the nominal sample ran
 
