@@ -135,7 +135,8 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     try:
         result = nominal_write_energy(bers, direction=direction, circuit=circuit, reference_ber=reference_ber)
     except ReferenceUnreachable as exc:
-        raise ParameterError(f"{exc}; lengthen --t-stop or pass a larger --reference-ber") from None
+        reason = str(exc).removesuffix("; lengthen the transient")
+        raise ParameterError(f"{reason}; lengthen --t-stop or pass a larger --reference-ber") from None
     report = result.as_dict()
     if plot_dir is not None:
         plot_dir.mkdir(parents=True, exist_ok=True)
