@@ -241,9 +241,14 @@ def test_a_sweep_that_reaches_no_target_is_refused_after_the_nominal_sample(tmp_
     monkeypatch.setattr(sweep_module, "_run_task", lambda *a: calls.append(a[1]) or real(*a))
     code, _, err = cli(capsys, "sweep", config, "--out", tmp_path / "run", "--quiet")
     assert code == 2
-    assert_one_line_error(code, err, "no target down to BER 1e-10 ([table].targets and the savings reference) is reachable")
+    assert_one_line_error(code, err, "no target BER of [table].targets (1e-10 .. 1e-10) is reachable")
     assert "lengthen circuit.stop_time_s" in err
     assert calls == [0] and not (tmp_path / "run").exists()  # only the nominal sample ran
+    # a window that reaches some targets but not 1e-10 runs, with a note that the table needs --skip-unreachable
+    raw["table"]["targets"] = [1e-10, 0.5]
+    config.write_text(to_toml(analytic_config().__class__(raw)))
+    code, _, err = cli(capsys, "sweep", config, "--out", tmp_path / "run")
+    assert code == 0 and "note: 1 of 1 corner(s) miss BER 1e-10" in err and "--skip-unreachable" in err
 
 
 # === 8. CLI edges =========================================================================================
