@@ -130,7 +130,7 @@ def test_with_a_scheduler_every_task_runs_on_the_cluster_workers(tmp_path, monke
         summary = run_sweep(config, out, scheduler=cluster.scheduler_address, progress=False)
     assert summary.n_tasks_run == summary.n_tasks == 13
     pd.testing.assert_frame_equal(per_sample(local), per_sample(out))
-    pd.testing.assert_frame_equal(build_table(local).drop(columns=[]), build_table(out))
+    pd.testing.assert_frame_equal(build_table(local), build_table(out))
 
 
 # === 4. malformed input ===================================================================================
