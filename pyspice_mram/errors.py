@@ -24,3 +24,19 @@ class SimulatorError(UserError, RuntimeError):
 
 class OutputExistsError(UserError, FileExistsError):
     """An output path exists and would be overwritten."""
+
+
+class RunInUseError(UserError):
+    """A run folder is locked by another process running a sweep in it."""
+
+
+class SweepInterrupted(Exception):
+    """A sweep stopped on SIGINT/SIGTERM after saving its finished chunks (not an error of input)."""
+
+    def __init__(self, signum: int, n_done: int, n_total: int, kept: bool) -> None:
+        self.signum, self.n_done, self.n_total, self.kept = signum, n_done, n_total, kept
+        if kept:
+            text = f"interrupted: {n_done} of {n_total} samples done; continue with --resume"
+        else:
+            text = f"interrupted: 0 of {n_total} samples done, nothing kept; rerun the same command"
+        super().__init__(text)

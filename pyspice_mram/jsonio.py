@@ -1,4 +1,4 @@
-"""JSON text of results: NumPy values and paths made plain, NaN refused (JSON has none).
+"""JSON text of results: NumPy values and paths made plain, NaN and infinities written as null (JSON has none).
 
 Every wing that writes a JSON result (sweep summaries, table provenance, training summaries) and the
 CLI use this one encoder, so a result reads the same wherever it was written.
@@ -7,6 +7,7 @@ CLI use this one encoder, so a result reads the same wherever it was written.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ def jsonable(obj: Any) -> Any:
         return obj.item()
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):  # e.g. the spread of a single run: no value
+        return None
     return obj
 
 

@@ -426,7 +426,7 @@ def test_a_sweep_where_every_sample_fails_stops_and_leaves_nothing(tmp_path, cap
     monkeypatch.setattr(sweep_module, "analytic_simulator", lambda config, corner: Broken())
     monkeypatch.setattr(sweep_module, "_SIMULATORS", {})
     code, _, err = cli(capsys, "sweep", write_config(tmp_path / "c.toml"), "--out", tmp_path / "run", "--quiet")
-    assert_one_line_error(code, err, "every sample of the first chunk failed")
+    assert_one_line_error(code, err, "nominal sample at corner TT/VDDx1.00/300K (p2ap) failed to simulate")
     assert not (tmp_path / "run").exists()
 
 

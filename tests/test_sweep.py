@@ -93,7 +93,7 @@ def test_dask_local_cluster_gives_identical_samples(reference, tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         out = tmp_path / "dask"
-        summary = run_sweep(analytic_config(), out, jobs=2, scheduler=cluster.scheduler_address, progress=False)
+        summary = run_sweep(analytic_config(), out, scheduler=cluster.scheduler_address, progress=False)
     assert summary.n_tasks_run == 31
     pd.testing.assert_frame_equal(per_sample(reference), per_sample(out))
 
@@ -105,8 +105,11 @@ def test_existing_run_dir_is_refused_and_resume_checks_the_config(reference, tmp
     assert (reference / "manifest.json").read_text() == before
     with pytest.raises(ConfigError, match="different config"):
         run_sweep(analytic_config(n_samples=31), reference, resume=True, progress=False)
-    with pytest.raises(DataError, match="not a sweep run folder"):
+    with pytest.raises(DataError, match="nothing does not exist"):
         run_sweep(analytic_config(), tmp_path / "nothing", resume=True, progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="not a sweep run folder"):
+        run_sweep(analytic_config(), tmp_path / "empty", resume=True, progress=False)
     # resuming a finished run with the same config does nothing (table-time keys may differ)
     same = analytic_config().with_changes("variability", intrinsic_ln_rate_sigma=0.2)
     summary = run_sweep(same, reference, resume=True, progress=False)
@@ -137,7 +140,7 @@ def test_a_config_where_every_sample_fails_stops_with_the_reason(tmp_path):
         def simulate(self, direction, sample, relaxed=False):
             raise SimulatorError("singular matrix")
 
-    with pytest.raises(SimulatorError, match="every sample of the first chunk failed.*singular matrix"):
+    with pytest.raises(SimulatorError, match="nominal sample .* failed to simulate.*singular matrix"):  # refused at the first sample
         run_sweep(cfg, tmp_path / "x", jobs=1, progress=False,
                   simulator_factory=lambda c, k: AlwaysFails(AnalyticConditions.from_config(c, k)))
 

@@ -102,10 +102,18 @@ class WriteEnergyResult:
         }
 
 
+class ReferenceUnreachable(ParameterError):
+    """The reference BER that the savings are measured against is not reachable in the window."""
+
+
 def energy_for_targets(
-    curves: dict[str, WriteCurve], targets: Sequence[float], directions: Sequence[str]
+    curves: dict[str, WriteCurve], targets: Sequence[float], directions: Sequence[str],
+    reference_ber: float = REFERENCE_BER,
 ) -> tuple[list[TargetResult], TargetResult]:
-    """Invert the (direction-averaged) BER curve at each target; energies at that pulse length."""
+    """Invert the (direction-averaged) BER curve at each target; energies at that pulse length.
+
+    Savings are measured against the write at `reference_ber`, so that BER must be reachable too.
+    """
     time = next(iter(curves.values())).time_s
     ber = np.mean([curves[d].p_fail for d in directions], axis=0)
     energy = np.mean([curves[d].energy_j for d in directions], axis=0)
@@ -125,7 +133,11 @@ def energy_for_targets(
             },
         )
 
-    reference = point(REFERENCE_BER)
+    try:
+        reference = point(check_ber(reference_ber))
+    except ParameterError as exc:
+        raise ReferenceUnreachable(f"the reference BER {reference_ber:g}, which the savings are measured against, "
+                                   f"is not reachable: {exc}") from None
     results = []
     for target in targets:
         r = point(check_ber(target))
@@ -142,6 +154,7 @@ def nominal_write_energy(
     conditions: CircuitConditions | None = None,
     sample: CircuitSample = NOMINAL_SAMPLE,
     circuit: WriteCircuit | None = None,
+    reference_ber: float = REFERENCE_BER,
 ) -> WriteEnergyResult:
     """Energy of a write for each target BER (no variability unless `sample` says otherwise).
 
@@ -159,7 +172,7 @@ def nominal_write_energy(
         circuit = WriteCircuit(conditions)
     shape_k = float(circuit.law.shape(circuit.conditions.v_over_vc))
     curves = {d: write_curve(circuit.frozen_write(d, sample), shape_k) for d in directions}
-    results, reference = energy_for_targets(curves, targets, directions)
+    results, reference = energy_for_targets(curves, targets, directions, reference_ber)
     return WriteEnergyResult(
         targets=results,
         directions=tuple(directions),

@@ -3,7 +3,8 @@ imported only when it runs, so `pyspice-mram --help` stays fast.
 
 Every error a user can cause (`UserError`, a bad option) is printed as one line on stderr with a
 non-zero exit status (2), never as a traceback; so is an error of the machine (`OSError`: disk full,
-permission denied; exit status 1).
+permission denied; exit status 1). A sweep stopped by SIGINT/SIGTERM prints one `interrupted: ...`
+line and exits 128 + the signal number (130, 143).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 import click
 
-from ..errors import UserError
+from ..errors import SweepInterrupted, UserError
 
 # command name -> (module, function) inside pyspice_mram.cli
 COMMANDS = {
@@ -69,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
+    except SweepInterrupted as exc:
+        click.echo(str(exc), err=True)
+        return 128 + int(exc.signum)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_USER_ERROR

@@ -13,7 +13,7 @@ from ..jsonio import to_json
 
 
 def parse_ber_list(text: str, option: str = "--targets") -> list[float]:
-    """'1e-10,1e-4' -> [1e-10, 1e-4]; every value must be a probability in (0, 1)."""
+    """'1e-10,1e-4' -> [1e-10, 1e-4]; every value must be a probability in (0, 1); repeats are dropped."""
     values: list[float] = []
     for item in text.split(","):
         item = item.strip()
@@ -25,7 +25,8 @@ def parse_ber_list(text: str, option: str = "--targets") -> list[float]:
             raise ParameterError(f"{option}: {item!r} is not a number") from None
         if not (math.isfinite(value) and 0.0 < value < 1.0):
             raise ParameterError(f"{option}: target BER must lie in (0, 1), got {item}")
-        values.append(value)
+        if value not in values:
+            values.append(value)
     if not values:
         raise ParameterError(f"{option}: give at least one target BER")
     return values
@@ -35,6 +36,13 @@ def positive_float(value: float, option: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ParameterError(f"{option} must be a finite number > 0, got {value}")
     return value
+
+
+def number_or_na(value: float | None, text: str) -> str:
+    """`text` formatted with `value`, or 'n/a' where there is no finite value (e.g. a spread of one run)."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return text.format(value)
 
 
 def echo_json(obj: Any) -> None:

@@ -91,7 +91,9 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
         err=json_out is None,
     )
     energy = summary.get("energy")
-    if energy and "all_bits" in energy:
+    if energy and "error" in energy:  # e.g. BER-0 bits: accuracy stands, the energy has no finite value
+        click.echo(f"energy per weight write: n/a ({energy['error']})", err=json_out is None)
+    elif energy and "all_bits" in energy:
         a, c = energy["all_bits"], energy["changed_bits"]
         click.echo(
             f"energy per weight write: {a['energy_per_weight_write_j'] * 1e12:.3f} pJ all bits (saving {a['saving'] * 100:.1f} %), "

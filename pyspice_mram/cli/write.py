@@ -14,7 +14,7 @@ import click
 
 from ..errors import ParameterError
 from .device_options import device_options, device_summary, pop_device_options, resolve_device
-from .options import echo_json, parse_ber_list, positive_float, refuse_existing
+from .options import echo_json, number_or_na, parse_ber_list, positive_float, refuse_existing
 
 
 def _plot_energy(result, path: Path) -> Path:
@@ -88,7 +88,9 @@ def _engine_line(record: dict[str, str]) -> str:
 @click.option("--targets", default="1e-10,1e-4,1e-3,1e-2,0.1,0.5", show_default=True, help="Comma-separated target BERs.")
 @click.option("--brute-force", "brute_runs", type=int, default=None, help="Run N stochastic transients per direction instead.")
 @click.option("--t-pulse", type=float, default=None, help="Pulse length (s) for --brute-force, e.g. 5e-9.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the brute-force threshold draws.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the brute-force threshold draws.")
+@click.option("--reference-ber", type=float, default=1e-10, show_default=True,
+              help="BER whose write energy the savings are measured against (must be reachable in --t-stop).")
 @click.option("--t-stop", type=float, default=40e-9, show_default=True, help="Transient window after pulse start (s).")
 @click.option("--max-step", type=float, default=100e-12, show_default=True, help="Maximum time step of the transients (s).")
 @click.option("--model-card", default="ptm_32nm_LP.pm", show_default=True, help="BSIM4 card in spice_models/ or a path.")
@@ -100,12 +102,12 @@ def _engine_line(record: dict[str, str]) -> str:
               help="Widen the driver legs and the access device by Ic0 / Ic0(paper device) (for a larger MTJ).")
 @device_options
 def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None, t_pulse: float | None, seed: int,
-          t_stop: float, max_step: float, model_card: str, engine: str, as_json: bool, plot_dir: Path | None,
-          resize_driver: bool, **device_kwargs) -> None:
+          reference_ber: float, t_stop: float, max_step: float, model_card: str, engine: str, as_json: bool,
+          plot_dir: Path | None, resize_driver: bool, **device_kwargs) -> None:
     """Pulse length and energy per target BER of the bidirectional write circuit (SPICE + hybrid)."""
     from ..circuit.write_circuit import SUPPLIES, SUPPLY_LABELS, CircuitConditions, WriteCircuit
     from ..circuit.engine import engine_provenance
-    from ..circuit.write_energy import nominal_write_energy, resolve_directions
+    from ..circuit.write_energy import ReferenceUnreachable, nominal_write_energy, resolve_directions
 
     positive_float(v_over_vc, "--v-over-vc")
     positive_float(t_stop, "--t-stop")
@@ -136,16 +138,22 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
             click.echo(f"{r.direction}: T = {r.t_pulse_s * 1e9:.3f} ns, {r.runs} runs, {r.failures} failed: "
                        f"BER {r.ber:.4f} (Wilson 95 % [{lo:.4f}, {hi:.4f}]); hybrid {r.hybrid_ber:.4f} "
                        f"({'inside' if r.hybrid_inside else 'OUTSIDE'})")
-            click.echo(f"    mean energy {r.energy_mean_j * 1e12:.4f} pJ (+- {r.energy_sem_j * 1e12:.4f}); hybrid "
+            sem = number_or_na(r.energy_sem_j * 1e12, "{:.4f}")  # n/a for a single run
+            click.echo(f"    mean energy {r.energy_mean_j * 1e12:.4f} pJ (+- {sem}); hybrid "
                        f"{r.hybrid_energy_j * 1e12:.4f} pJ ({r.energy_gap * 100:+.2f} %)")
         return
 
     bers = parse_ber_list(targets)
+    reference_ber = parse_ber_list(str(reference_ber), "--reference-ber")[0]
     if plot_dir is not None:  # refuse before the work, never overwrite earlier figures
         for name in ["fig2_energy_vs_ber.png", *(f"waveforms_{d}.png" for d in directions)]:
             refuse_existing(plot_dir / name, "another --plot folder")
     circuit = WriteCircuit(conditions)
-    result = nominal_write_energy(bers, direction=direction, circuit=circuit)
+    try:
+        result = nominal_write_energy(bers, direction=direction, circuit=circuit, reference_ber=reference_ber)
+    except ReferenceUnreachable as exc:
+        reason = str(exc).removesuffix("; lengthen the transient")
+        raise ParameterError(f"{reason}; lengthen --t-stop or pass a larger --reference-ber") from None
     report = result.as_dict()
     report.update(device_summary(device, driver))
     report["spice_resistance_ohm"] = {d: circuit.spice_resistance_ohm(d) for d in directions}

@@ -11,25 +11,37 @@ final name (atomic on POSIX), and the folder is fsync'ed. A chunk counts as done
 manifest lists it; on resume each listed chunk's checksum is verified and a truncated or corrupt part
 is dropped and redone. A part file that the manifest does not list (killed between the two renames)
 is simply rewritten.
+
+A new run folder is built under a temporary sibling name and renamed into place only once its
+config copy and manifest are written, so a failed creation (disk full) leaves no stub. A process
+using a run folder holds an OS advisory lock (`flock`) on RUN_DIR/.lock for the whole run: a second
+sweep on the same folder is refused with the holder's PID, and the lock of a process that died is
+free by construction (the kernel drops it with the process).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..atomic import atomic_write_bytes, atomic_write_text
-from ..errors import DataError, OutputExistsError
+from ..atomic import atomic_write_bytes, atomic_write_text, fsync_dir
+from ..errors import DataError, OutputExistsError, RunInUseError
 
 MANIFEST = "manifest.json"
 CONFIG_COPY = "config.toml"
 CHUNK_DIR = "chunks"
+LOCK_FILE = ".lock"
 FORMAT_VERSION = 1
 
 
@@ -50,6 +62,38 @@ def parquet_bytes(table: pa.Table, metadata: dict[bytes, bytes] | None = None) -
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()
+
+
+class RunLock:
+    """An exclusive advisory lock on a run folder's lock file, held until `release` (or process death)."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd: int | None = fd
+        self.path = path
+
+    @classmethod
+    def acquire(cls, run_dir: Path, shown_as: Path | None = None) -> "RunLock":
+        """Lock RUN_DIR/.lock and write our PID into it; refuse (RunInUseError) if another process holds it."""
+        path = Path(run_dir) / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise RunInUseError(f"{shown_as or run_dir} is in use by another sweep (PID {holder}); "
+                                "wait for it to end, or stop it and continue with --resume") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        return cls(fd, path)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass
@@ -111,25 +155,50 @@ class RunStore:
 
     # --- opening -----------------------------------------------------------------------------------
     @classmethod
-    def create(cls, run_dir: Path, manifest: Manifest, config_text: str) -> "RunStore":
+    def create(cls, run_dir: Path, manifest: Manifest, config_text: str) -> tuple["RunStore", RunLock]:
+        """Build the folder under a temporary sibling name, lock it, then rename it into place.
+
+        Returns the store and the lock (held by the caller for the whole run). On any failure
+        (e.g. disk full) the temporary folder is removed, so nothing is left behind.
+        """
         run_dir = Path(run_dir)
         if run_dir.exists():
             raise OutputExistsError(f"{run_dir} exists; pass --resume to continue that run, or choose another --out")
         run_dir.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".creating", dir=run_dir.parent))
+        lock = None
         try:
-            run_dir.mkdir()
-        except FileExistsError:
-            raise OutputExistsError(f"{run_dir} exists; pass --resume to continue that run, or choose another --out") from None
-        (run_dir / CHUNK_DIR).mkdir()
-        atomic_write_text(run_dir / CONFIG_COPY, config_text)
-        store = cls(run_dir, manifest)
-        store.save_manifest()
-        return store
+            os.chmod(building, 0o777 & ~_umask())
+            (building / CHUNK_DIR).mkdir()
+            atomic_write_text(building / CONFIG_COPY, config_text)
+            atomic_write_text(building / MANIFEST, manifest.to_json())
+            lock = RunLock.acquire(building, shown_as=run_dir)
+            if run_dir.exists():  # created by someone else meanwhile (rename would replace an empty folder)
+                raise OutputExistsError(f"{run_dir} exists; pass --resume to continue that run, or choose another --out")
+            try:
+                os.rename(building, run_dir)
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise OutputExistsError(f"{run_dir} exists; pass --resume to continue that run, or choose another --out") from None
+                raise
+            fsync_dir(run_dir.parent)
+        except BaseException as exc:
+            if lock is not None:
+                lock.release()
+            shutil.rmtree(building, ignore_errors=True)
+            if isinstance(exc, OSError) and not isinstance(exc, OutputExistsError):
+                raise OSError(exc.errno, f"cannot create the run folder {run_dir} ({exc.strerror or exc}); "
+                                         "nothing was left behind: fix the cause and rerun the same command") from None
+            raise
+        lock.path = run_dir / LOCK_FILE
+        return cls(run_dir, manifest), lock
 
     @classmethod
     def open(cls, run_dir: Path) -> "RunStore":
         run_dir = Path(run_dir)
         path = run_dir / MANIFEST
+        if not run_dir.exists():
+            raise DataError(f"{run_dir} is not a sweep run folder (it does not exist)")
         if not path.is_file():
             raise DataError(f"{run_dir} is not a sweep run folder (no {MANIFEST})")
         manifest = Manifest.from_json(path.read_text(encoding="utf-8"), str(path))
@@ -165,14 +234,27 @@ class RunStore:
         return bad
 
     def pending_chunks(self) -> list[int]:
-        return [i for i in range(self.manifest.n_chunks) if i not in self.manifest.chunks]
+        return list(self.iter_pending_chunks())
+
+    def iter_pending_chunks(self) -> Iterator[int]:
+        """The chunks not yet written, in order, one at a time (a run may have millions)."""
+        return (i for i in range(self.manifest.n_chunks) if i not in self.manifest.chunks)
+
+    @property
+    def n_tasks_done(self) -> int:
+        return sum(int(e["stop_task"]) - int(e["first_task"]) for e in self.manifest.chunks.values())
 
     def write_chunk(self, index: int, table: pa.Table, n_failed_samples: int) -> None:
         """Write one chunk's part file, then list it in the manifest (in that order)."""
         first, stop = self.manifest.chunk_range(index)
         data = parquet_bytes(table)
         path = self.chunk_path(index)
-        atomic_write_bytes(path, data)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:
+            if exc.filename is None:  # a failed write() names no file: name the chunk
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            raise
         self.manifest.chunks[index] = {
             "index": index,
             "first_task": first,
@@ -197,4 +279,10 @@ class RunStore:
 
     @property
     def complete(self) -> bool:
-        return not self.pending_chunks()
+        return len(self.manifest.chunks) == self.manifest.n_chunks
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

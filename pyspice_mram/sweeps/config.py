@@ -84,6 +84,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "n_samples": Key("int", 100, lambda x: 1 <= x <= 10_000_000, "an integer in [1, 10000000]"),
         "directions": Key("str_list", list(DIRECTIONS), _subset_of(DIRECTIONS), "a non-empty list of distinct 'p2ap', 'ap2p'"),
         "chunk_size": Key("int", 50, lambda x: 1 <= x <= 100_000, "an integer in [1, 100000]"),
+        "max_hours": Key("float", 24.0, lambda x: math.isfinite(x) and x > 0, "a number of hours > 0"),
     },
     "circuit": {
         "model_card": Key("str", "ptm_32nm_LP.pm", lambda s: s.endswith((".pm", ".lib")), "a shipped model file name ending in .pm or .lib"),
@@ -159,7 +160,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
 
 # Keys that only matter at table time: excluded from the identity of a run.
 TABLE_TIME_KEYS = {("table", "targets"), ("table", "n_quadrature"), ("variability", "intrinsic_ln_rate_sigma"),
-                   ("sweep", "name"), ("sweep", "description")}
+                   ("sweep", "name"), ("sweep", "description"), ("sweep", "max_hours")}
 
 _TYPE_TEXT = {"float": "a number", "int": "an integer", "str": "a string", "bool": "true or false",
               "float_list": "a list of numbers", "str_list": "a list of strings"}
@@ -317,7 +318,12 @@ def load_config(name_or_path: str | Path | SweepConfig) -> SweepConfig:
     if isinstance(name_or_path, SweepConfig):
         return name_or_path
     path = resolve_config_path(name_or_path)
-    return loads(path.read_text(encoding="utf-8"), source=str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "save the config as UTF-8") from None
+    return loads(text, source=str(path))
 
 
 def to_toml(config: SweepConfig) -> str:

@@ -475,6 +475,25 @@ def validate_table(df: pd.DataFrame, source: str = "table", units: dict[str, str
             raise DataError(f"{source}: t_pulse_s must fall strictly as ber rises (group {key}); the table is not monotonic")
 
 
+def _check_sample_counts(df: pd.DataFrame, source: str, provenance: dict[str, Any]) -> None:
+    """n_samples (successful samples behind a row) and n_failed (failed samples of its corner) are counts,
+    and together at most the samples the run simulated per corner (its config, in the provenance)."""
+    counts = [c for c in ("n_samples", "n_failed") if c in df.columns]
+    for column in counts:
+        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+        lowest = 1 if column == "n_samples" else 0
+        if not np.all(np.isfinite(values) & (values == np.round(values)) & (values >= lowest)):
+            raise DataError(f"{source}: column {column} must hold whole numbers >= {lowest}")
+    n_config = provenance.get("config", {}).get("sweep", {}).get("n_samples") if isinstance(provenance, dict) else None
+    if len(counts) == 2 and isinstance(n_config, int):
+        simulated = n_config + 1  # the nominal sample and n_samples variability samples per corner
+        total = df["n_samples"].to_numpy(dtype=float) + df["n_failed"].to_numpy(dtype=float)
+        if np.any(total > simulated):
+            row = int(np.argmax(total > simulated))
+            raise DataError(f"{source}: row {row} has n_samples {int(df['n_samples'].iloc[row])} + n_failed "
+                            f"{int(df['n_failed'].iloc[row])} above the {simulated} samples simulated per corner")
+
+
 def load_table(path: str | Path) -> pd.DataFrame:
     """Read a table written by `write_table`, validate it, provenance in `df.attrs['provenance']`."""
     path = Path(path)
@@ -501,6 +520,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise DataError(f"cannot read table {path}: {exc}") from None
     validate_table(df, str(path), units)
+    _check_sample_counts(df, str(path), provenance)
     df.attrs["provenance"] = provenance
     df.attrs["units"] = units
     return df
