@@ -69,15 +69,17 @@ def engine_provenance(name: str, device: "MTJParameters | None" = None) -> dict[
     """Engine name, version and, for the Verilog-A engines, the SHA-256 of the compiled MTJ model.
 
     The Verilog-A MTJ is translated from the macromodel of the circuit's law, so its hashes depend
-    on the device: those of `device`'s default law when given, else of the loaded circuit (VACASK)
-    or of the paper device.
+    on the device: those of the default law of `device` (the paper device when None), whatever
+    circuit the process loaded last.
     """
     check_simulator(name)
     library = None
-    if device is not None and name != "ngspice":
+    if name != "ngspice":
         from ..device.calibration import default_switching_law
         from ..device.macromodel import render_mtj_library
+        from ..device.parameters import PAPER_DEVICE
 
+        device = device or PAPER_DEVICE
         library = render_mtj_library(default_switching_law(device), device)
     if name == "vacask":
         from .vacask import VacaskEngine
@@ -86,10 +88,9 @@ def engine_provenance(name: str, device: "MTJParameters | None" = None) -> dict[
     session = NgSpice.session()
     out = {"engine": name, "version": str(session.version), "mtj_model": "spice_models/mtj.lib (macromodel)"}
     if name == "ngspice-osdi":
-        from ..device.macromodel import render_mtj_library
         from .osdi import compile_mtj
 
-        model = compile_mtj(library or render_mtj_library())
+        model = compile_mtj(library)
         out.update(mtj_model="mtj_pma of the deck as Verilog-A (OSDI)", mtj_va_sha256=model.source_sha256,
                    mtj_osdi_sha256=model.osdi_sha256)
     return out
