@@ -223,9 +223,11 @@ def test_stochastic_writes_switch_alike_in_both_engines(engines):
     np.testing.assert_allclose(energies["vacask"], energies["ngspice"], rtol=0.01)
 
 
-def _switch_time_s(circuit: WriteCircuit, direction: str) -> float:
+def _switch_time_s(circuit: WriteCircuit, direction: str, sample=None) -> float:
     """When the state output crosses 1/2 in a write with unit thresholds (switch at q = 1, i.e. ~mu(v))."""
-    w = circuit.waveforms(direction, 8e-9)
+    from pyspice_mram.circuit.write_circuit import NOMINAL_SAMPLE
+
+    w = circuit.waveforms(direction, 8e-9, sample=sample or NOMINAL_SAMPLE)
     st = w["v(st)"] if direction == "p2ap" else 1.0 - w["v(st)"]
     i = int(np.argmax(st > 0.5))
     assert st[i] > 0.5, "the MTJ did not switch"
@@ -249,6 +251,24 @@ def test_the_circuits_switching_law_reaches_the_verilog_a_mtj():
     start = CircuitConditions().t_start_s
     for sim in ("ngspice", "vacask"):
         assert (t[sim, "slower"] - start) / (t[sim, "base"] - start) == pytest.approx(1.25, rel=0.03)
+
+
+def test_the_device_params_of_each_run_reach_the_verilog_a_mtj(monkeypatch):
+    """Run-time .params, not the subcircuit's defaults: a sample's Vc (Jc0 x 1.1) and the diameter."""
+    from pyspice_mram.circuit.write_circuit import CircuitSample
+    from pyspice_mram.device.parameters import PAPER_DEVICE
+
+    rails = {"p2ap": 0.72882, "ap2p": 0.6732}
+    harder = CircuitSample(jc0_scale=1.1)  # Vc = Jc0 RA: 10 % higher, so the same rail switches later
+    t = {(sim, name): _switch_time_s(WriteCircuit(CircuitConditions(simulator=sim, rail_v=rails)), "p2ap", sample)
+         for sim in ("ngspice", "vacask") for name, sample in (("base", None), ("harder", harder))}
+    assert t["vacask", "harder"] == pytest.approx(t["ngspice", "harder"], rel=0.01)
+    assert t["vacask", "harder"] > 1.1 * t["vacask", "base"]
+    circuit = WriteCircuit(CircuitConditions(simulator="vacask", rail_v=rails))
+    wider = PAPER_DEVICE.with_changes(diameter_m=45e-9)
+    params = circuit.device_params()
+    monkeypatch.setattr(circuit, "device_params", lambda sample=None: {**params, "mtj_diameter": wider.diameter_m})
+    assert circuit.spice_resistance_ohm("p2ap") == pytest.approx(wider.r_p_ohm, rel=2e-3)
 
 
 def test_a_45nm_device_with_a_resized_driver_agrees_in_both_engines():
