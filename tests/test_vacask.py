@@ -350,6 +350,19 @@ def test_a_vacask_sweep_gives_the_ngspice_table_within_1_percent_and_says_its_en
     np.testing.assert_allclose(merged.energy_j_vc, merged.energy_j_ng, rtol=0.01)
 
 
+def test_a_sweep_records_the_verilog_a_mtj_of_its_own_device():
+    """The manifest's engine record is that of the sweep's [device], not of the paper device."""
+    from pyspice_mram.circuit.engine import engine_provenance
+    from pyspice_mram.device.parameters import PAPER_DEVICE
+    from pyspice_mram.sweeps.config import validate
+    from pyspice_mram.sweeps.provenance import engine_record
+
+    data = {**_mini_sweep("vacask").data, "device": {"diameter_m": 45e-9}}
+    record = engine_record("vacask", validate(data).data)
+    assert record["mtj_va_sha256"] == engine_provenance("vacask", PAPER_DEVICE.with_changes(diameter_m=45e-9))["mtj_va_sha256"]
+    assert record["mtj_va_sha256"] != engine_record("vacask", _mini_sweep("vacask").data)["mtj_va_sha256"]
+
+
 def test_write_cli_runs_on_vacask_and_reports_the_engine():
     import json
 
