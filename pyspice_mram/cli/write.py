@@ -129,10 +129,10 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
         circuit = WriteCircuit(conditions)
         results = [brute_force_write(circuit, d, t_pulse, brute_runs, seed=seed, progress=not as_json) for d in directions]
         if as_json:
-            echo_json({"rails_v": circuit.rails(), "seed": seed, "engine": engine_provenance(engine),
+            echo_json({"rails_v": circuit.rails(), "seed": seed, "engine": engine_provenance(engine, device),
                        "checks": [r.as_dict() for r in results]})
             return
-        click.echo(f"engine: {_engine_line(engine_provenance(engine))}")
+        click.echo(f"engine: {_engine_line(engine_provenance(engine, device))}")
         for r in results:
             lo, hi = r.wilson95
             click.echo(f"{r.direction}: T = {r.t_pulse_s * 1e9:.3f} ns, {r.runs} runs, {r.failures} failed: "
@@ -157,7 +157,7 @@ def write(v_over_vc: float, direction: str, targets: str, brute_runs: int | None
     report = result.as_dict()
     report.update(device_summary(device, driver))
     report["spice_resistance_ohm"] = {d: circuit.spice_resistance_ohm(d) for d in directions}
-    report["engine"] = engine_provenance(engine)
+    report["engine"] = engine_provenance(engine, device)
     if plot_dir is not None:
         plot_dir.mkdir(parents=True, exist_ok=True)
         plots = [str(_plot_energy(result, plot_dir / "fig2_energy_vs_ber.png"))]

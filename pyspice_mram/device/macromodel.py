@@ -210,7 +210,18 @@ def render_verilog_a(law: SwitchingLaw | None = None, device: MTJParameters | No
     """The Verilog-A twin (module `mtj_pma`, same ports, parameters and equations as the .lib)."""
     law, device = _resolve(law, device)
     v, y = rate_table(law)
-    header = "\n".join("// " + line for line in _header_values(law, device))
+    return verilog_a_from_table(v, y, device_parameters(device), _header_values(law, device))
+
+
+def verilog_a_from_table(v: np.ndarray, y: np.ndarray, defaults: dict[str, float], header_lines: list[str]) -> str:
+    """The Verilog-A module for a rate table (knots v, log10 rate y), device defaults and header comment.
+
+    Shared by `render_verilog_a` (table from a law) and the VACASK engine, which translates the table
+    of the ngspice subcircuit in its deck, so that both engines integrate the same knots.
+    """
+    if len(v) != len(y) or len(v) < 2:
+        raise ParameterError("a rate table needs at least two knots (v, log10 rate) of equal count")
+    header = "\n".join("// " + line for line in header_lines)
     branches = []
     for i in range(len(v) - 1):
         slope = (y[i + 1] - y[i]) / (v[i + 1] - v[i])
@@ -244,11 +255,11 @@ module {SUBCKT_NAME}(fl, pl, st);
     parameter real ra_scale = 1 from (0:inf);
     parameter real tmr_scale = 1 from (0:inf);
     parameter real rate_scale = 1 from (0:inf);
-    parameter real ra = {device.ra_ohm_m2:.9g} from (0:inf);
-    parameter real tmr0 = {device.tmr0:.9g} from [0:inf);
-    parameter real vh = {device.tmr_half_bias_v:.9g} from (0:inf);
-    parameter real vc = {device.critical_voltage_v:.9g} from (0:inf);
-    parameter real diameter = {device.diameter_m:.9g} from (0:inf);
+    parameter real ra = {defaults['ra']:.9g} from (0:inf);
+    parameter real tmr0 = {defaults['tmr0']:.9g} from [0:inf);
+    parameter real vh = {defaults['vh']:.9g} from (0:inf);
+    parameter real vc = {defaults['vc']:.9g} from (0:inf);
+    parameter real diameter = {defaults['diameter']:.9g} from (0:inf);
 
     (*retrieve*) real i_mtj;
     (*retrieve*) real rate;

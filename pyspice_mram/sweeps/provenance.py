@@ -77,9 +77,10 @@ def input_hashes(model_card: str | None) -> dict[str, str]:
     return hashes
 
 
-def engine_record(simulator: str) -> dict[str, str] | None:
-    """The circuit engine of a SPICE sweep: name, version and, for the Verilog-A MTJ, the .osdi hash."""
-    from .config import CIRCUIT_ENGINES
+def engine_record(simulator: str, config_data: dict[str, Any] | None = None) -> dict[str, str] | None:
+    """The circuit engine of a SPICE sweep: name, version and, for the Verilog-A MTJ (translated from the
+    macromodel of the sweep's device), the .osdi hash."""
+    from .config import CIRCUIT_ENGINES, SweepConfig, config_device
 
     if simulator not in CIRCUIT_ENGINES:
         return None
@@ -88,7 +89,8 @@ def engine_record(simulator: str) -> dict[str, str] | None:
     try:
         from ..circuit.engine import engine_provenance
 
-        return engine_provenance(CIRCUIT_ENGINES[simulator])
+        device = config_device(SweepConfig(config_data)) if config_data and "device" in config_data else None
+        return engine_provenance(CIRCUIT_ENGINES[simulator], device=device)
     except Exception:  # noqa: BLE001 - provenance must not fail a run (the run itself reports the engine's error)
         return {"engine": CIRCUIT_ENGINES[simulator], "version": "unknown"}
 
@@ -105,7 +107,7 @@ def collect(config_data: dict[str, Any], config_hash: str, simulator: str) -> di
         "git_commit": git_commit(),
         "simulator": simulator,
         "ngspice_version": ngspice_version() if simulator in ("spice", "ngspice-osdi") else None,
-        "engine": engine_record(simulator),
+        "engine": engine_record(simulator, config_data),
         "input_sha256": input_hashes(config_data.get("circuit", {}).get("model_card") if uses_spice else None),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
