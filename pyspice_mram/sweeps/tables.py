@@ -44,14 +44,16 @@ from ..errors import DataError, ParameterError
 from ..jsonio import to_json
 from ..circuit.hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
 from .config import SweepConfig, loads
-from .variability import NOMINAL_INDEX
+from . import tail
+from .variability import NOMINAL_INDEX, sample_normals
 
 SCENARIOS = ("nominal", "variability", "variability_physical")
 TABLE_DIRECTIONS = ("p2ap", "ap2p", "average")
 REFERENCE_BER = 1e-10
 REQUIRED_COLUMNS = ("scenario", "direction", "ber", "t_pulse_s", "energy_j")
 UNITS = {"ber": "1", "t_pulse_s": "s", "energy_j": "J", "energy_increase": "1", "saving": "1", "ber_rel_se": "1",
-         "vdd_scale": "1", "temperature_k": "K", "ln_rate_sigma": "1"}
+         "vdd_scale": "1", "temperature_k": "K", "ln_rate_sigma": "1", "t_pulse_ci_low_s": "s", "t_pulse_ci_high_s": "s",
+         "energy_ci_low_j": "J", "energy_ci_high_j": "J", "energy_increase_ci_low": "1", "energy_increase_ci_high": "1"}
 META_PROVENANCE = b"pyspice_mram.provenance"
 META_UNITS = b"pyspice_mram.units"
 CSV_PREFIX = "# pyspice-mram provenance: "
@@ -70,6 +72,7 @@ class SampleSet:
     energy_init_j: np.ndarray  # (n, S, T)
     energy_final_j: np.ndarray
     supplies: tuple[str, ...]
+    normals: np.ndarray  # (n, d) standard-normal variability variables of each sample (tail.py's surface)
 
     def frozen(self, i: int) -> FrozenWrite:
         return FrozenWrite(self.time_s, self.progress[i], self.energy_init_j[i], self.energy_final_j[i], self.supplies)
@@ -127,9 +130,44 @@ def load_run(run_dir: str | Path) -> RunData:
                 energy_init_j=_stack(sub.column("energy_init_j"), n).reshape(n, len(supplies), -1),
                 energy_final_j=_stack(sub.column("energy_final_j"), n).reshape(n, len(supplies), -1),
                 supplies=supplies,
+                normals=normal_variables(config, meta["sample"].to_numpy()[idx], meta["draw_json"].to_numpy()[idx],
+                                         meta["ra_scale"].to_numpy()[idx], str(run_dir)),
             )
     failures = meta.loc[meta["status"] != "ok", ["task", "corner", "sample", "direction", "reason"]].to_dict("records")
     return RunData(config, dict(store.manifest.provenance), corners, sets, n_failed, failures)
+
+
+def normal_variables(config: SweepConfig, samples: np.ndarray, draws_json: np.ndarray, ra_scale: np.ndarray,
+                     where: str) -> np.ndarray:
+    """(n, d) standard normals that the config actually uses, regenerated from each sample's seed.
+
+    Columns: z_RA, z_TMR0 (if their sigma > 0), the global process normals (if drawn), then (z_Vt,
+    z_mu) per transistor (if mismatch is on). Checked against the stored RA draw, so a run made with
+    other draw code is refused rather than mis-fitted.
+    """
+    v = config["variability"]
+    seed = config["sweep"]["seed"]
+    n_transistors = len(json.loads(draws_json[0]).get("delvto_v", {})) if len(draws_json) else 0
+    rows = []
+    for s_index, scale in zip(samples, ra_scale):
+        z = sample_normals(seed, int(s_index), n_transistors)
+        parts = []
+        if v["ra_sigma"] > 0:
+            parts.append(z.mtj[:1])
+            expected = math.exp(v["ra_sigma"] * z.mtj[0]) if v["mtj_distribution"] == "lognormal" else 1 + v["ra_sigma"] * z.mtj[0]
+            if int(s_index) != NOMINAL_INDEX and not math.isclose(scale, expected, rel_tol=1e-9):
+                raise DataError(f"{where}: sample {s_index}'s stored RA draw does not match its seed; the run was made "
+                                "with other draw code and cannot be re-analysed")
+        if v["tmr_sigma"] > 0:
+            parts.append(z.mtj[1:2])
+        if v["global_delvto_sigma_v"] > 0:
+            parts.append(z.global_process[:2])
+        if v["global_mobility_sigma"] > 0:
+            parts.append(z.global_process[2:])
+        if v["mismatch"] and n_transistors:
+            parts.append(z.local.ravel())
+        rows.append(np.concatenate(parts) if parts else np.zeros(0))
+    return np.array(rows, dtype=float).reshape(len(rows), -1)
 
 
 # --- curves -------------------------------------------------------------------------------------------
@@ -143,6 +181,9 @@ class ScenarioCurve:
     energy_by_supply_j: np.ndarray
     supplies: tuple[str, ...]
     p_fail_samples: np.ndarray  # (n, T)
+    energy_samples: np.ndarray  # (n, T) total expected energy of each sample
+    progress: np.ndarray  # (n, T) q_i(T)
+    normals: np.ndarray  # (n, d)
 
     @property
     def n_samples(self) -> int:
@@ -166,6 +207,9 @@ def _curve(sample_set: SampleSet, rows: np.ndarray, shape_k: float, sigma: float
         energy_by_supply_j=np.mean([c.energy_by_supply_j for c in curves], axis=0),
         supplies=sample_set.supplies,
         p_fail_samples=p,
+        energy_samples=np.array([c.energy_j for c in curves]),
+        progress=sample_set.progress[rows],
+        normals=sample_set.normals[rows],
     )
 
 
@@ -174,7 +218,8 @@ def _average(a: ScenarioCurve, b: ScenarioCurve) -> ScenarioCurve:
         raise DataError("the two directions have different samples, supplies or time grids; cannot average them")
     return ScenarioCurve(a.time_s, 0.5 * (a.ber + b.ber), 0.5 * (a.energy_j + b.energy_j),
                          0.5 * (a.energy_by_supply_j + b.energy_by_supply_j), a.supplies,
-                         0.5 * (a.p_fail_samples + b.p_fail_samples))
+                         0.5 * (a.p_fail_samples + b.p_fail_samples), 0.5 * (a.energy_samples + b.energy_samples),
+                         np.full_like(a.progress, np.nan), a.normals)
 
 
 def _common_rows(run: RunData, corner: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -243,6 +288,75 @@ def _t_star(curve: ScenarioCurve, target: float, where: str) -> float:
         raise DataError(f"{where}: {exc}") from None
 
 
+WINDOW_POINTS = (10, 30, 90)  # half-widths (grid points) of the windows tried around the plain-mean T*
+N_BOOTSTRAP = 400
+
+
+def failed_ber_shift(n_failed: int, n_ok: int) -> float:
+    """How far failed (missing) samples could raise the array BER: the worst case, every one fails always."""
+    return n_failed / (n_failed + n_ok) if n_failed else 0.0
+
+
+def crossings(time_s: np.ndarray, curves: np.ndarray, target: float) -> np.ndarray:
+    """pulse_for_ber for many curves (rows) at once; NaN where a curve does not cross within the grid."""
+    below = curves <= target
+    first = np.argmax(below, axis=1)
+    ok = below.any(axis=1) & (first > 0)
+    i = np.where(ok, first, 1)
+    rows = np.arange(curves.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y0 = np.log(np.maximum(curves[rows, i - 1], 1e-300))
+        y1 = np.log(np.maximum(curves[rows, i], 1e-300))
+        frac = np.where(y1 == y0, 0.0, (math.log(target) - y0) / (y1 - y0))
+    t = time_s[i - 1] + frac * (time_s[i] - time_s[i - 1])
+    return np.where(ok, t, np.nan)
+
+
+def tail_target(parts: Sequence[ScenarioCurve], curve: ScenarioCurve, target: float, t_plain: float, shape_k: float,
+                sigma: float, n_quadrature: int, seed: int, key: tuple[int, ...]) -> dict[str, Any]:
+    """T* of one target from the variance-reduced array BER (tail.py), its relative standard error there,
+    and 95 % percentile-bootstrap intervals of T* and E(T*) over the device samples.
+
+    `parts` are the directions whose BER is averaged (one, or p2ap and ap2p for `average`); `curve` is
+    the scenario's own curve (its energies are resampled). The estimator is evaluated on a window of
+    the time grid around the plain mean's T*, widened until T* and 97.5 % of the bootstrap replicates
+    fall inside it. Bootstrap: cells are resampled with replacement, the residual correction and the
+    energy mean recomputed, the surface integral moved by its own standard error; T* and E(T*) are
+    found on each replicate's curve.
+    """
+    time_s = curve.time_s
+    centre = int(np.searchsorted(time_s, t_plain))
+    for half_width in WINDOW_POINTS:
+        lo = max(1, centre - half_width)
+        hi = min(time_s.size, centre + half_width + 1)
+        window = np.arange(lo, hi)
+        terms = [tail.direction_terms(p.progress[:, window], p.normals, shape_k, sigma, n_quadrature,
+                                      tail.tail_seed(seed, 0, *key, j), p_fail=p.p_fail_samples[:, window])
+                 for j, p in enumerate(parts)]
+        estimate = tail.array_estimate(terms)
+        t_win = time_s[window]
+        t_star = crossings(t_win, estimate.ber[None, :], target)[0]
+        if not np.isfinite(t_star):
+            continue
+        rng = np.random.default_rng(tail.tail_seed(seed, 1, *key))
+        n = estimate.residuals.shape[0]
+        index = rng.integers(0, n, size=(N_BOOTSTRAP, n))
+        t_b = crossings(t_win, estimate.bootstrap(index, rng.standard_normal(N_BOOTSTRAP)), target)
+        if np.mean(np.isnan(t_b)) <= 0.025:
+            break
+    else:
+        raise DataError(f"the variance-reduced BER or its bootstrap does not cross {target:g} within "
+                        f"{WINDOW_POINTS[-1]} grid points of the plain estimate's T*; the estimate is too uncertain")
+    rel_se = float(np.interp(t_star, t_win, estimate.se / np.maximum(estimate.ber, 1e-300)))
+    energy_b = curve.energy_samples[:, window][index].mean(axis=1)  # (B, W)
+    e_b = np.array([np.interp(tb, t_win, eb) if np.isfinite(tb) else np.nan for tb, eb in zip(t_b, energy_b)])
+    t_lo, t_hi = np.nanpercentile(t_b, [2.5, 97.5])
+    e_lo, e_hi = np.nanpercentile(e_b, [2.5, 97.5])
+    return {"estimator": tail.ESTIMATOR, "t_pulse_s": float(t_star), "ber_rel_se": rel_se,
+            "t_pulse_ci_low_s": float(t_lo), "t_pulse_ci_high_s": float(t_hi),
+            "energy_ci_low_j": float(e_lo), "energy_ci_high_j": float(e_hi)}
+
+
 def build_table(run_dir: str | Path, targets: Sequence[float] | None = None, ln_rate_sigma: float | None = None,
                 n_quadrature: int | None = None, skip_unreachable: bool = False) -> pd.DataFrame:
     """The energy/BER lookup table of a finished run (provenance in `df.attrs['provenance']`).
@@ -275,34 +389,65 @@ def build_table(run_dir: str | Path, targets: Sequence[float] | None = None, ln_
             return math.nan, math.nan
         return t, float(value_at(curve.time_s, curve.energy_j, t))
 
+    k = shape_k_for(config)
+    nq = config["table"]["n_quadrature"] if n_quadrature is None else int(n_quadrature)
+    seed = config["sweep"]["seed"]
     for (ci, scenario, direction), c in curves.items():
         where = f"corner {corner_label(run.corners[ci])}, {scenario}, {direction}"
         nominal = curves[(ci, "nominal", direction)]
         _, e_ref = energy_at(c, REFERENCE_BER, where)
-        for target in targets:
+        parts = [curves[(ci, scenario, d)] for d in (("p2ap", "ap2p") if direction == "average" else (direction,))]
+        scenario_sigma = sigma if scenario == "variability" else 0.0
+        for ti, target in enumerate(targets):
             t, energy = energy_at(c, target, where)
             if math.isnan(t):
                 unreachable.append(f"{where}, BER {target:g}")
                 continue
-            by_supply = value_at(c.time_s, c.energy_by_supply_j, t)
             _, e_nom = energy_at(nominal, target, where.replace(scenario, "nominal"))
-            p_at = np.array([np.interp(t, c.time_s, row) for row in c.p_fail_samples])
-            n = p_at.size
-            rel_se = float(p_at.std(ddof=1) / math.sqrt(n) / p_at.mean()) if n > 1 and p_at.mean() > 0 else 0.0
+            if scenario == "nominal":
+                est = {"estimator": "deterministic", "t_pulse_s": t, "ber_rel_se": 0.0, "t_pulse_ci_low_s": t,
+                       "t_pulse_ci_high_s": t, "energy_ci_low_j": energy, "energy_ci_high_j": energy}
+            else:
+                key = (ci, SCENARIOS.index(scenario), TABLE_DIRECTIONS.index(direction), ti)
+                try:
+                    est = tail_target(parts, c, target, t, k, scenario_sigma, nq, seed, key)
+                except DataError as exc:
+                    if not skip_unreachable:
+                        raise DataError(f"{where}: {exc}") from None
+                    unreachable.append(f"{where}, BER {target:g}")
+                    continue
+                shift = failed_ber_shift(run.n_failed[ci], c.n_samples)
+                if shift > 1.96 * est["ber_rel_se"] * target:
+                    message = (f"{where}: {run.n_failed[ci]} failed sample(s) could raise the array BER at {target:g} by "
+                               f"up to {shift:.2g}, beyond its 95 % interval (+-{1.96 * est['ber_rel_se'] * target:.2g}); "
+                               "rerun the failed samples (see the manifest) before using this target")
+                    if not skip_unreachable:
+                        raise DataError(message)
+                    unreachable.append(message)
+                    continue
+                t, energy = est["t_pulse_s"], float(value_at(c.time_s, c.energy_j, est["t_pulse_s"]))
+            by_supply = value_at(c.time_s, c.energy_by_supply_j, t)
             process, vdd, temp = run.corners[ci]
             rec = {
                 "corner": corner_label(run.corners[ci]), "process": process, "vdd_scale": vdd, "temperature_k": temp,
                 "scenario": scenario, "direction": direction, "ber": target, "t_pulse_s": t, "energy_j": energy,
             }
-            for s, e in zip(supplies, np.atleast_1d(by_supply)):
-                rec[f"energy_{s}_j"] = float(e)
+            for s_name, e in zip(supplies, np.atleast_1d(by_supply)):
+                rec[f"energy_{s_name}_j"] = float(e)
             rec.update({
                 "energy_increase": energy / e_nom - 1.0,
                 "saving": 1.0 - energy / e_ref,
-                "ber_rel_se": rel_se,
+                "ber_rel_se": est["ber_rel_se"],
+                "estimator": est["estimator"],
+                "t_pulse_ci_low_s": est["t_pulse_ci_low_s"],
+                "t_pulse_ci_high_s": est["t_pulse_ci_high_s"],
+                "energy_ci_low_j": est["energy_ci_low_j"],
+                "energy_ci_high_j": est["energy_ci_high_j"],
+                "energy_increase_ci_low": est["energy_ci_low_j"] / e_nom - 1.0,
+                "energy_increase_ci_high": est["energy_ci_high_j"] / e_nom - 1.0,
                 "n_samples": int(c.n_samples),
                 "n_failed": int(run.n_failed[ci]),
-                "ln_rate_sigma": sigma if scenario == "variability" else 0.0,
+                "ln_rate_sigma": scenario_sigma,
             })
             records.append(rec)
     if not records:

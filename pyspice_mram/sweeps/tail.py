@@ -137,7 +137,7 @@ class DirectionTerms:
     """The two parts of the estimate at W pulse lengths: surface integral and per-sample residuals."""
 
     surface_mean: np.ndarray  # (W,)
-    surface_draws: np.ndarray  # (M, W): weighted surface values per draw (their mean is surface_mean)
+    surface_var: np.ndarray  # (W,) importance-sampling variance of surface_mean
     residuals: np.ndarray  # (n, W): f_i - g_k(i)(x_i)
     folds: np.ndarray  # (n,)
     surface: str  # the surface's form (fold 0)
@@ -179,27 +179,30 @@ def direction_terms(progress: np.ndarray, normals: np.ndarray, shape_k: float, s
         fitted = features(x[m], specs[k]) @ coefs[k]
         residuals[m] = f[m] - p_fail_from_log_progress(fitted, shape_k, sigma, n_quadrature)
 
-    # Surface integral: defensive mixture importance sampling in u = (x, z_intrinsic).
+    # Surface integral: defensive-mixture importance sampling in u = (x, z_intrinsic).
     d = x.shape[1]
     slope = pooled[1:]
     if sigma > 0:
         slope = np.append(slope, sigma)
     shift = _failure_shift(float(pooled[0]), slope, shape_k)
     rng = np.random.default_rng(seed)
-    m_draws = N_SURFACE_DRAWS
-    u = rng.standard_normal((m_draws, slope.size))
-    shifted = rng.random(m_draws) >= ALPHA_NOMINAL
-    u[shifted] += shift
-    # weight = phi(u) / (alpha phi(u) + (1 - alpha) phi(u - shift))
-    weight = 1.0 / (ALPHA_NOMINAL + (1.0 - ALPHA_NOMINAL) * np.exp(u @ shift - 0.5 * shift @ shift))
-    extra = sigma * u[:, d:d + 1] if sigma > 0 else 0.0
     fractions = np.bincount(folds, minlength=N_FOLDS) / n
-    draws = np.zeros((m_draws, width))
-    for k in range(N_FOLDS):
-        fitted = features(u[:, :d], specs[k]) @ coefs[k]
-        draws += fractions[k] * special.gammaincc(shape_k, shape_k * np.exp(fitted + extra))
-    draws *= weight[:, None]
-    return DirectionTerms(draws.mean(axis=0), draws, residuals, folds, specs[0].name)
+    per_fold = N_SURFACE_DRAWS // N_FOLDS
+    surface_mean = np.zeros(width)
+    surface_var = np.zeros(width)
+    for k in range(N_FOLDS):  # each fold's surface integrated with its own share of the draws
+        u = rng.standard_normal((per_fold, slope.size))
+        shifted = rng.random(per_fold) >= ALPHA_NOMINAL
+        u[shifted] += shift
+        # likelihood ratio phi(u) / (alpha phi(u) + (1 - alpha) phi(u - shift)), at most 1 / alpha
+        weight = 1.0 / (ALPHA_NOMINAL + (1.0 - ALPHA_NOMINAL) * np.exp(u @ shift - 0.5 * shift @ shift))
+        log_q_surface = features(u[:, :d], specs[k]) @ coefs[k]
+        if sigma > 0:
+            log_q_surface = log_q_surface + sigma * u[:, d:d + 1]
+        values = weight[:, None] * special.gammaincc(shape_k, shape_k * np.exp(log_q_surface))
+        surface_mean += fractions[k] * values.mean(axis=0)
+        surface_var += fractions[k] ** 2 * values.var(axis=0, ddof=1) / per_fold
+    return DirectionTerms(surface_mean, surface_var, residuals, folds, specs[0].name)
 
 
 # --- the array estimate -------------------------------------------------------------------------------
@@ -237,7 +240,7 @@ def array_estimate(terms: Sequence[DirectionTerms]) -> ArrayEstimate:
     """Combine the directions (random data: the array BER is their mean); draws are independent."""
     m = len(terms)
     surface = sum(t.surface_mean for t in terms) / m
-    surface_var = sum(t.surface_draws.var(axis=0, ddof=1) / t.surface_draws.shape[0] for t in terms) / m**2
+    surface_var = sum(t.surface_var for t in terms) / m**2
     residuals = sum(t.residuals for t in terms) / m
     folds = terms[0].folds
     ber = surface + residuals.mean(axis=0)
