@@ -352,7 +352,7 @@ def tail_target(parts: Sequence[ScenarioCurve], curve: ScenarioCurve, target: fl
     e_b = np.array([np.interp(tb, t_win, eb) if np.isfinite(tb) else np.nan for tb, eb in zip(t_b, energy_b)])
     t_lo, t_hi = np.nanpercentile(t_b, [2.5, 97.5])
     e_lo, e_hi = np.nanpercentile(e_b, [2.5, 97.5])
-    return {"estimator": tail.ESTIMATOR, "t_pulse_s": float(t_star), "ber_rel_se": rel_se,
+    return {"estimator": estimate.estimator, "t_pulse_s": float(t_star), "ber_rel_se": rel_se,
             "t_pulse_ci_low_s": float(t_lo), "t_pulse_ci_high_s": float(t_hi),
             "energy_ci_low_j": float(e_lo), "energy_ci_high_j": float(e_hi)}
 
@@ -395,37 +395,49 @@ def build_table(run_dir: str | Path, targets: Sequence[float] | None = None, ln_
     for (ci, scenario, direction), c in curves.items():
         where = f"corner {corner_label(run.corners[ci])}, {scenario}, {direction}"
         nominal = curves[(ci, "nominal", direction)]
-        _, e_ref = energy_at(c, REFERENCE_BER, where)
         parts = [curves[(ci, scenario, d)] for d in (("p2ap", "ap2p") if direction == "average" else (direction,))]
         scenario_sigma = sigma if scenario == "variability" else 0.0
-        for ti, target in enumerate(targets):
+        cache: dict[float, dict[str, Any] | None] = {}
+
+        def estimate(target: float, ti: int) -> dict[str, Any] | None:
+            """The row's T* and intervals (None: unreachable and skipped)."""
+            if target in cache:
+                return cache[target]
             t, energy = energy_at(c, target, where)
             if math.isnan(t):
-                unreachable.append(f"{where}, BER {target:g}")
-                continue
-            _, e_nom = energy_at(nominal, target, where.replace(scenario, "nominal"))
-            if scenario == "nominal":
-                est = {"estimator": "deterministic", "t_pulse_s": t, "ber_rel_se": 0.0, "t_pulse_ci_low_s": t,
-                       "t_pulse_ci_high_s": t, "energy_ci_low_j": energy, "energy_ci_high_j": energy}
+                cache[target] = None
+            elif scenario == "nominal":
+                cache[target] = {"estimator": "deterministic", "t_pulse_s": t, "ber_rel_se": 0.0, "t_pulse_ci_low_s": t,
+                                 "t_pulse_ci_high_s": t, "energy_ci_low_j": energy, "energy_ci_high_j": energy}
             else:
                 key = (ci, SCENARIOS.index(scenario), TABLE_DIRECTIONS.index(direction), ti)
                 try:
-                    est = tail_target(parts, c, target, t, k, scenario_sigma, nq, seed, key)
+                    cache[target] = tail_target(parts, c, target, t, k, scenario_sigma, nq, seed, key)
                 except DataError as exc:
                     if not skip_unreachable:
                         raise DataError(f"{where}: {exc}") from None
-                    unreachable.append(f"{where}, BER {target:g}")
-                    continue
-                shift = failed_ber_shift(run.n_failed[ci], c.n_samples)
-                if shift > 1.96 * est["ber_rel_se"] * target:
-                    message = (f"{where}: {run.n_failed[ci]} failed sample(s) could raise the array BER at {target:g} by "
-                               f"up to {shift:.2g}, beyond its 95 % interval (+-{1.96 * est['ber_rel_se'] * target:.2g}); "
-                               "rerun the failed samples (see the manifest) before using this target")
-                    if not skip_unreachable:
-                        raise DataError(message)
-                    unreachable.append(message)
-                    continue
-                t, energy = est["t_pulse_s"], float(value_at(c.time_s, c.energy_j, est["t_pulse_s"]))
+                    cache[target] = None
+            return cache[target]
+
+        reference = estimate(REFERENCE_BER, len(targets))
+        e_ref = math.nan if reference is None else float(value_at(c.time_s, c.energy_j, reference["t_pulse_s"]))
+        for ti, target in enumerate(targets):
+            est = estimate(target, ti)
+            if est is None:
+                unreachable.append(f"{where}, BER {target:g}")
+                continue
+            shift = failed_ber_shift(run.n_failed[ci], c.n_samples)
+            if scenario != "nominal" and shift > 1.96 * est["ber_rel_se"] * target:
+                message = (f"{where}: {run.n_failed[ci]} failed sample(s) could raise the array BER at {target:g} by "
+                           f"up to {shift:.2g}, beyond its 95 % interval (+-{1.96 * est['ber_rel_se'] * target:.2g}); "
+                           "rerun the failed samples (see the manifest) before using this target")
+                if not skip_unreachable:
+                    raise DataError(message)
+                unreachable.append(message)
+                continue
+            t = est["t_pulse_s"]
+            energy = float(value_at(c.time_s, c.energy_j, t))
+            _, e_nom = energy_at(nominal, target, where.replace(scenario, "nominal"))
             by_supply = value_at(c.time_s, c.energy_by_supply_j, t)
             process, vdd, temp = run.corners[ci]
             rec = {
@@ -475,6 +487,8 @@ def build_table(run_dir: str | Path, targets: Sequence[float] | None = None, ln_
 @dataclass(frozen=True)
 class SpreadCalibration:
     ln_rate_sigma: float
+    ln_rate_sigma_ci_low: float  # 95 % interval from the estimator's standard error at the fit
+    ln_rate_sigma_ci_high: float
     target_t_pulse_s: float
     target_ber: float
     direction: str
@@ -501,9 +515,11 @@ def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = 20
                                direction: str = "average", corner: int = 0) -> SpreadCalibration:
     """The intrinsic ln-rate sigma for which T*(target_ber) of the `variability` scenario = target_t_pulse_s.
 
-    The array BER at the target pulse length rises monotonically with sigma, so the root is bracketed
-    on [0, 1] and found by Brent's method on the stored samples; the fit is then checked with the
-    table's own curve (residual = T*(sigma) - target).
+    The array BER at the target pulse length (the variance-reduced estimate of tail.py) rises
+    monotonically with sigma, so the root is bracketed on [0, 1] and found by Brent's method on the
+    stored samples; the fit is then checked with the table's own machinery (residual = T*(sigma) -
+    target). Its 95 % interval holds the sigmas whose estimated BER at the target pulse lies within
+    1.96 standard errors of the target.
     """
     if direction not in TABLE_DIRECTIONS:
         raise ParameterError(f"direction must be one of {', '.join(TABLE_DIRECTIONS)}, got {direction!r}")
@@ -515,17 +531,23 @@ def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = 20
     nq = config["table"]["n_quadrature"]
     dirs = ["p2ap", "ap2p"] if direction == "average" else [direction]
     rows = _common_rows(run, corner)
-    q_at = []
+    columns = []
     for d in dirs:
         sset = run.sets[(corner, d)]
         varied = rows[d][1]
         if not sset.time_s[0] < target_t_pulse_s < sset.time_s[-1]:
             raise ParameterError(f"target pulse {target_t_pulse_s:g} s lies outside the simulated window")
-        q_at.append(np.array([np.interp(target_t_pulse_s, sset.time_s, sset.progress[i]) for i in varied]))
+        q = np.array([np.interp(target_t_pulse_s, sset.time_s, sset.progress[i]) for i in varied])
+        columns.append((q[:, None], sset.normals[varied]))
 
-    def log_gap(sigma: float) -> float:
-        ber = np.mean([_array_ber_at(q, k, sigma, nq) for q in q_at])
-        return math.log(max(ber, 1e-300)) - math.log(target_ber)
+    def estimate(sigma: float) -> tail.ArrayEstimate:
+        """The variance-reduced array BER at the target pulse (same draws for every sigma: smooth in sigma)."""
+        return tail.array_estimate([tail.direction_terms(q, x, k, sigma, nq, tail.tail_seed(config["sweep"]["seed"], 2, j))
+                                    for j, (q, x) in enumerate(columns)])
+
+    def log_gap(sigma: float, offset: float = 0.0) -> float:
+        ber = float(estimate(sigma).ber[0])
+        return math.log(max(ber, 1e-300)) - math.log(target_ber) - offset
 
     lo, hi = 0.0, 1.0
     if log_gap(lo) > 0:
@@ -534,14 +556,21 @@ def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = 20
     if log_gap(hi) < 0:
         raise DataError("no intrinsic spread in [0, 1] reaches the target pulse length")
     sigma = float(optimize.brentq(log_gap, lo, hi, xtol=1e-6))
-    curves = scenario_curves(run, sigma)
-    where = f"corner {corner}, {direction}"
-    t_fit = _t_star(curves[(corner, "variability", direction)], target_ber, where)
-    t_phys = _t_star(curves[(corner, "variability_physical", direction)], target_ber, where)
+    # 95 % interval: the sigmas whose BER at the target pulse is within 1.96 standard errors of the target
+    # (test inversion; ln BER's standard error is the relative standard error at the fit).
+    fit = estimate(sigma)
+    half = 1.96 * float(fit.se[0] / fit.ber[0])
+    sigma_lo = 0.0 if log_gap(0.0, -half) > 0 else float(optimize.brentq(log_gap, 0.0, sigma, args=(-half,), xtol=1e-6))
+    sigma_hi = float(optimize.brentq(log_gap, sigma, hi, args=(half,), xtol=1e-6)) if log_gap(hi, half) > 0 else hi
+    table = build_table(run_dir, targets=[target_ber], ln_rate_sigma=sigma)
+    pick = lambda scenario: float(table.loc[(table["scenario"] == scenario) & (table["direction"] == direction)
+                                            & (table["corner"] == corner_label(run.corners[corner])), "t_pulse_s"].iloc[0])
+    t_fit = pick("variability")
     return SpreadCalibration(
-        ln_rate_sigma=sigma, target_t_pulse_s=target_t_pulse_s, target_ber=target_ber, direction=direction,
+        ln_rate_sigma=sigma, ln_rate_sigma_ci_low=sigma_lo, ln_rate_sigma_ci_high=sigma_hi,
+        target_t_pulse_s=target_t_pulse_s, target_ber=target_ber, direction=direction,
         corner=corner_label(run.corners[corner]), t_pulse_s=t_fit, residual_s=t_fit - target_t_pulse_s,
-        physical_t_pulse_s=t_phys, n_samples=int(rows[dirs[0]][1].size),
+        physical_t_pulse_s=pick("variability_physical"), n_samples=int(rows[dirs[0]][1].size),
     )
 
 

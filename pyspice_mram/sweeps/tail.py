@@ -34,6 +34,7 @@ from ..circuit.hybrid import gauss_hermite_normal
 from ..errors import DataError
 
 ESTIMATOR = "surface control variate"
+PLAIN = "plain mean"  # what the estimator falls back to without variables or with too few samples
 N_FOLDS = 5
 N_SURFACE_DRAWS = 20000
 ALPHA_NOMINAL = 0.1  # share of the defensive mixture drawn from N(0, I)
@@ -76,9 +77,12 @@ SURFACE_LADDER = ((None, 6, 3), (None, 4, 3), (None, 4, 0), (None, 3, 0), (12, 4
 POINTS_PER_COEFFICIENT = 3
 
 
-def surface_spec(x: np.ndarray, y: np.ndarray) -> SurfaceSpec:
-    """Rank the variables by |linear coefficient| on (x, y) and pick the richest affordable polynomial."""
+def surface_spec(x: np.ndarray, y: np.ndarray) -> SurfaceSpec | None:
+    """Rank the variables by |linear coefficient| on (x, y) and pick the richest affordable polynomial
+    (None: no variables, or too few samples for any surface)."""
     n, d = x.shape
+    if d == 0:
+        return None
     if n >= 2 * (d + 1):
         slope = np.linalg.lstsq(np.hstack([np.ones((n, 1)), x]), y, rcond=None)[0][1:]
     else:  # too few points for a linear fit in every variable: rank by covariance
@@ -89,7 +93,7 @@ def surface_spec(x: np.ndarray, y: np.ndarray) -> SurfaceSpec:
         quad, cub = min(n_quad, lin), min(n_cub, lin)
         if n >= POINTS_PER_COEFFICIENT * n_features(lin, quad, cub):
             return SurfaceSpec(order, lin, quad, cub)
-    raise DataError(f"{n} samples are too few to fit a response surface in {d} variables")
+    return None
 
 
 def features(x: np.ndarray, spec: SurfaceSpec) -> np.ndarray:
@@ -171,6 +175,8 @@ def direction_terms(progress: np.ndarray, normals: np.ndarray, shape_k: float, s
     folds = fold_of(n)
     centre = width // 2
     specs = [surface_spec(x[folds != k], log_q[folds != k, centre]) for k in range(N_FOLDS)]
+    if any(spec is None for spec in specs):  # no surface: the control variate is 0, the plain mean
+        return DirectionTerms(np.zeros(width), np.zeros(width), f, folds, PLAIN)
     coefs = [fit_surface(x[folds != k], log_q[folds != k], specs[k]) for k in range(N_FOLDS)]
     pooled = np.linalg.lstsq(np.hstack([np.ones((n, 1)), x]), log_q[:, centre], rcond=None)[0]
     residuals = np.empty_like(f)
@@ -217,6 +223,10 @@ class ArrayEstimate:
     residuals: np.ndarray  # (n, W), averaged over directions per sample
     folds: np.ndarray
     surface: str  # the surface's form (fold 0)
+
+    @property
+    def estimator(self) -> str:
+        return PLAIN if self.surface == PLAIN else ESTIMATOR
 
     def bootstrap(self, index: np.ndarray, surface_noise: np.ndarray) -> np.ndarray:
         """BER curves of bootstrap replicates: rows of `index` (B, n) resample cells; the surface term
