@@ -47,7 +47,12 @@ from .config import SweepConfig, loads
 from . import tail
 from .variability import NOMINAL_INDEX, sample_normals
 
-SCENARIOS = ("nominal", "variability", "variability_physical")
+SCENARIOS = ("nominal", "variability", "variability_physical", "variability_process")
+# Die-to-die process variation of the `variability_process` scenario: one global delvto and one mobility
+# factor per device type and sample. Source: the process corners of the config (delvto_shift_v 40 mV,
+# mobility_shift 10 %, as in the PTM/foundry FF/SS convention) are read as +-3 sigma of the global
+# variation, so sigma = shift / 3 (13.3 mV, 3.3 %); typical 28-32 nm global Vt sigmas are 10-20 mV.
+PROCESS_SIGMAS_PER_CORNER_SHIFT = 1.0 / 3.0
 TABLE_DIRECTIONS = ("p2ap", "ap2p", "average")
 REFERENCE_BER = 1e-10
 REQUIRED_COLUMNS = ("scenario", "direction", "ber", "t_pulse_s", "energy_j")
@@ -73,6 +78,8 @@ class SampleSet:
     energy_final_j: np.ndarray
     supplies: tuple[str, ...]
     normals: np.ndarray  # (n, d) standard-normal variability variables of each sample (tail.py's surface)
+    transistor_names: tuple[str, ...] = ()  # sorted, the order of the local normals
+    local_sigmas: np.ndarray | None = None  # (n_transistors, 2): sigma of delvto (V) and of ln mulu0
 
     def frozen(self, i: int) -> FrozenWrite:
         return FrozenWrite(self.time_s, self.progress[i], self.energy_init_j[i], self.energy_final_j[i], self.supplies)
@@ -132,6 +139,7 @@ def load_run(run_dir: str | Path) -> RunData:
                 supplies=supplies,
                 normals=normal_variables(config, meta["sample"].to_numpy()[idx], meta["draw_json"].to_numpy()[idx],
                                          meta["ra_scale"].to_numpy()[idx], str(run_dir)),
+                **local_sigmas(config, meta["sample"].to_numpy()[idx], meta["draw_json"].to_numpy()[idx]),
             )
     failures = meta.loc[meta["status"] != "ok", ["task", "corner", "sample", "direction", "reason"]].to_dict("records")
     return RunData(config, dict(store.manifest.provenance), corners, sets, n_failed, failures)
@@ -168,6 +176,24 @@ def normal_variables(config: SweepConfig, samples: np.ndarray, draws_json: np.nd
             parts.append(z.local.ravel())
         rows.append(np.concatenate(parts) if parts else np.zeros(0))
     return np.array(rows, dtype=float).reshape(len(rows), -1)
+
+
+def local_sigmas(config: SweepConfig, samples: np.ndarray, draws_json: np.ndarray) -> dict[str, Any]:
+    """Each transistor's mismatch sigmas, read back from the stored draws (delvto = sigma z exactly when
+    the config draws no global process variation): what maps a die-to-die shift onto the local normals."""
+    varied = [i for i, s_index in enumerate(samples) if int(s_index) != NOMINAL_INDEX]
+    if not varied or not config["variability"]["mismatch"]:
+        return {}
+    draws = [json.loads(draws_json[i]) for i in varied]
+    names = tuple(sorted(draws[0].get("delvto_v", {})))
+    if not names:
+        return {}
+    z = np.array([sample_normals(config["sweep"]["seed"], int(samples[i]), len(names)).local for i in varied])
+    dvt = np.array([[d["delvto_v"][n] for n in names] for d in draws])
+    lmu = np.array([[math.log(d["mulu0"][n]) for n in names] for d in draws])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sig = np.stack([np.nanmedian(dvt / z[:, :, 0], axis=0), np.nanmedian(lmu / z[:, :, 1], axis=0)], axis=1)
+    return {"transistor_names": names, "local_sigmas": sig}
 
 
 # --- curves -------------------------------------------------------------------------------------------
@@ -257,10 +283,72 @@ def scenario_curves(run: RunData, ln_rate_sigma: float | None = None, n_quadratu
             physical = _curve(sset, varied, k, 0.0, nq)
             curves[(ci, "variability_physical", direction)] = physical
             curves[(ci, "variability", direction)] = physical if sigma == 0 else _curve(sset, varied, k, sigma, nq)
+            process = process_variation_set(config, sset, varied)
+            if process is not None:
+                curves[(ci, "variability_process", direction)] = _curve(process, np.arange(varied.size), k, 0.0, nq)
         if len(directions) == 2:
             for scenario in SCENARIOS:
-                curves[(ci, scenario, "average")] = _average(curves[(ci, scenario, "p2ap")], curves[(ci, scenario, "ap2p")])
+                if (ci, scenario, "p2ap") in curves:
+                    curves[(ci, scenario, "average")] = _average(curves[(ci, scenario, "p2ap")], curves[(ci, scenario, "ap2p")])
     return curves
+
+
+def process_variation_set(config: SweepConfig, sset: SampleSet, varied: np.ndarray) -> SampleSet | None:
+    """The varied samples with a die-to-die process draw added (None where the config already draws it,
+    or has no transistor mismatch to map it onto).
+
+    Each sample's global shifts come from its own seed (`sample_normals(...).global_process`, the stream
+    a sweep with global_delvto_sigma_v > 0 would use), at sigma = corner shift x
+    PROCESS_SIGMAS_PER_CORNER_SHIFT. A global shift g of a type moves each transistor j of that type as
+    a local draw of g / sigma_j would, so the cell's change is read from a response surface of ln q(t)
+    and of the frozen energies in the local normals (tail.py, fitted on all varied samples), added to
+    the sample's own SPICE result: SPICE for the within-die cell, the surface only for the increment.
+    """
+    v = config["variability"]
+    if v["global_delvto_sigma_v"] > 0 or v["global_mobility_sigma"] > 0 or sset.local_sigmas is None:
+        return None
+    from .. import paths
+    from ..circuit.write_circuit import parse_transistors
+
+    netlist = paths.resource_file("netlists", "write_driver.cir").read_text()
+    kinds = {t.name: t.type for t in parse_transistors(netlist)}
+    if set(kinds) != set(sset.transistor_names):
+        raise DataError("the run's transistors do not match the write-circuit netlist; no process-variation scenario")
+    x = sset.normals[varied]
+    n_local = 2 * len(sset.transistor_names)
+    offset = x.shape[1] - n_local
+    seed = config["sweep"]["seed"]
+    z_global = np.array([sample_normals(seed, int(i), len(sset.transistor_names)).global_process
+                         for i in sset.samples[varied]])
+    sigma_vt = config["corners"]["delvto_shift_v"] * PROCESS_SIGMAS_PER_CORNER_SHIFT
+    sigma_mu = config["corners"]["mobility_shift"] * PROCESS_SIGMAS_PER_CORNER_SHIFT
+    shifted = x.copy()
+    for j, name in enumerate(sset.transistor_names):
+        p = 1 if kinds[name] == "p" else 0
+        shifted[:, offset + 2 * j] += sigma_vt * z_global[:, p] / sset.local_sigmas[j, 0]
+        shifted[:, offset + 2 * j + 1] += sigma_mu * z_global[:, 2 + p] / sset.local_sigmas[j, 1]
+    q = sset.progress[varied]
+    positive = np.all(q > 0, axis=0)
+    n, n_times = q.shape
+    e_init = sset.energy_init_j[varied].reshape(n, -1)
+    e_final = sset.energy_final_j[varied].reshape(n, -1)
+    y = np.hstack([np.log(q[:, positive]), e_init, e_final])
+    spec = tail.surface_spec(x, np.log(q[:, -1]))  # variables ranked by their effect on ln q(T_end)
+    if spec is None:
+        return None
+    coef = tail.fit_surface(x, y, spec)
+    delta = (tail.features(shifted, spec) - tail.features(x, spec)) @ coef
+    n_pos = int(positive.sum())
+    progress = q.copy()
+    progress[:, positive] = q[:, positive] * np.exp(delta[:, :n_pos])
+    width = e_init.shape[1]
+    shape = sset.energy_init_j[varied].shape
+    return SampleSet(
+        time_s=sset.time_s, samples=sset.samples[varied], progress=progress,
+        energy_init_j=(e_init + delta[:, n_pos:n_pos + width]).reshape(shape),
+        energy_final_j=(e_final + delta[:, n_pos + width:]).reshape(shape),
+        supplies=sset.supplies, normals=np.hstack([x, z_global]),
+    )
 
 
 def corner_label(corner: tuple[str, float, float]) -> str:
@@ -288,7 +376,7 @@ def _t_star(curve: ScenarioCurve, target: float, where: str) -> float:
         raise DataError(f"{where}: {exc}") from None
 
 
-WINDOW_POINTS = (10, 30, 90)  # half-widths (grid points) of the windows tried around the plain-mean T*
+WINDOW_POINTS = (10, 30, 90, 100_000)  # half-widths (grid points) of the windows tried around the plain-mean T*
 N_BOOTSTRAP = 400
 
 
@@ -318,7 +406,8 @@ def tail_target(parts: Sequence[ScenarioCurve], curve: ScenarioCurve, target: fl
     and 95 % percentile-bootstrap intervals of T* and E(T*) over the device samples.
 
     `parts` are the directions whose BER is averaged (one, or p2ap and ap2p for `average`); `curve` is
-    the scenario's own curve (its energies are resampled). The estimator is evaluated on a window of
+    the scenario's own curve (its energies are resampled). Where the control variate disagrees grossly
+    with the plain mean (tail.agrees), the plain mean is used. The estimator is evaluated on a window of
     the time grid around the plain mean's T*, widened until T* and 97.5 % of the bootstrap replicates
     fall inside it. Bootstrap: cells are resampled with replacement, the residual correction and the
     energy mean recomputed, the surface integral moved by its own standard error; T* and E(T*) are
@@ -334,24 +423,34 @@ def tail_target(parts: Sequence[ScenarioCurve], curve: ScenarioCurve, target: fl
                                       tail.tail_seed(seed, 0, *key, j), p_fail=p.p_fail_samples[:, window])
                  for j, p in enumerate(parts)]
         estimate = tail.array_estimate(terms)
+        plain = tail.plain_estimate([p.p_fail_samples[:, window] for p in parts])
+        if estimate.estimator != tail.PLAIN and not tail.agrees(estimate, plain):
+            estimate = plain
         t_win = time_s[window]
         t_star = crossings(t_win, estimate.ber[None, :], target)[0]
         if not np.isfinite(t_star):
+            if lo == 1 and hi == time_s.size:
+                raise DataError(f"the variance-reduced BER does not reach {target:g} in the simulated window")
             continue
         rng = np.random.default_rng(tail.tail_seed(seed, 1, *key))
         n = estimate.residuals.shape[0]
         index = rng.integers(0, n, size=(N_BOOTSTRAP, n))
-        t_b = crossings(t_win, estimate.bootstrap(index, rng.standard_normal(N_BOOTSTRAP)), target)
-        if np.mean(np.isnan(t_b)) <= 0.025:
+        replicas = estimate.bootstrap(index, rng.standard_normal(N_BOOTSTRAP))
+        t_b = crossings(t_win, replicas, target)
+        if np.mean(np.isnan(t_b)) <= 0.025 or (lo == 1 and hi == time_s.size):
             break
     else:
-        raise DataError(f"the variance-reduced BER or its bootstrap does not cross {target:g} within "
-                        f"{WINDOW_POINTS[-1]} grid points of the plain estimate's T*; the estimate is too uncertain")
+        raise DataError(f"the variance-reduced BER does not cross {target:g} within {WINDOW_POINTS[-1]} grid points "
+                        "of the plain estimate's T*")
     rel_se = float(np.interp(t_star, t_win, estimate.se / np.maximum(estimate.ber, 1e-300)))
     energy_b = curve.energy_samples[:, window][index].mean(axis=1)  # (B, W)
-    e_b = np.array([np.interp(tb, t_win, eb) if np.isfinite(tb) else np.nan for tb, eb in zip(t_b, energy_b)])
-    t_lo, t_hi = np.nanpercentile(t_b, [2.5, 97.5])
-    e_lo, e_hi = np.nanpercentile(e_b, [2.5, 97.5])
+    # A replicate that does not cross inside the window has T* beyond it: +-inf, so an interval bound the
+    # simulated window cannot resolve is reported as infinite rather than dropped.
+    beyond = np.where(replicas[:, -1] > target, np.inf, -np.inf)
+    e_b = np.array([np.interp(tb, t_win, eb) if np.isfinite(tb) else bd for tb, eb, bd in zip(t_b, energy_b, beyond)])
+    t_b = np.where(np.isnan(t_b), beyond, t_b)
+    t_lo, t_hi = np.percentile(t_b, [2.5, 97.5], method="nearest")
+    e_lo, e_hi = np.percentile(e_b, [2.5, 97.5], method="nearest")
     return {"estimator": estimate.estimator, "t_pulse_s": float(t_star), "ber_rel_se": rel_se,
             "t_pulse_ci_low_s": float(t_lo), "t_pulse_ci_high_s": float(t_hi),
             "energy_ci_low_j": float(e_lo), "energy_ci_high_j": float(e_hi)}
@@ -472,6 +571,9 @@ def build_table(run_dir: str | Path, targets: Sequence[float] | None = None, ln_
             "run_dir_name": Path(run_dir).resolve().name,
             "targets": targets,
             "ln_rate_sigma": sigma,
+            "process_variation": {"global_delvto_sigma_v": config["corners"]["delvto_shift_v"] * PROCESS_SIGMAS_PER_CORNER_SHIFT,
+                                  "global_mobility_sigma": config["corners"]["mobility_shift"] * PROCESS_SIGMAS_PER_CORNER_SHIFT,
+                                  "source": "process corners read as +-3 sigma of the global variation"},
             "n_quadrature": config["table"]["n_quadrature"] if n_quadrature is None else int(n_quadrature),
             "shape_k": shape_k_for(config),
             "supplies": list(supplies),

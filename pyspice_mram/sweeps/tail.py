@@ -258,6 +258,25 @@ def array_estimate(terms: Sequence[DirectionTerms]) -> ArrayEstimate:
     return ArrayEstimate(ber, np.sqrt(var), surface, np.sqrt(surface_var), residuals, folds, terms[0].surface)
 
 
+def plain_estimate(p_fail: Sequence[np.ndarray]) -> ArrayEstimate:
+    """The plain mean over cells of each direction's P_fail (n, W), in the same form."""
+    n, width = np.shape(p_fail[0])
+    zero = np.zeros(width)
+    return array_estimate([DirectionTerms(zero, zero, np.asarray(p, dtype=float), fold_of(n), PLAIN) for p in p_fail])
+
+
+AGREEMENT_SIGMAS = 4.0
+
+
+def agrees(surface: ArrayEstimate, plain: ArrayEstimate) -> bool:
+    """Whether the control variate agrees with the plain mean within AGREEMENT_SIGMAS combined standard errors
+    everywhere on the window. Both estimate the same BER without bias; a gross disagreement means the
+    residuals are heavy-tailed beyond the samples (the surface extrapolates badly) and the control
+    variate's standard error cannot be trusted, so the table falls back to the plain mean."""
+    gap = np.abs(surface.ber - plain.ber)
+    return bool(np.all(gap <= AGREEMENT_SIGMAS * np.hypot(surface.se, plain.se)))
+
+
 def tail_seed(seed: int, *key: int) -> np.random.SeedSequence:
     """The seed of a table-time draw (surface sampling, bootstrap), apart from every sample's (i,) key."""
     return np.random.SeedSequence(entropy=seed, spawn_key=(TAIL_SEED_KEY, *key))
