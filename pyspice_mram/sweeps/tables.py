@@ -5,16 +5,25 @@ estimator (`hybrid.write_curve`), P_fail_i(T) and E_i(T). Scenarios:
 - `nominal`: sample 0 alone (no variability);
 - `variability_physical`: the mean over samples 1..N, intrinsic spread 0 (what the draws give);
 - `variability`: the same samples with the config's intrinsic free-layer spread (sigma of ln rate)
-  integrated exactly by Gauss-Hermite quadrature (the calibrated result).
+  integrated by 24-node Gauss-Hermite quadrature (error < 1e-3 ns in T* for sigma <= 0.2; the
+  calibrated result);
+- `variability_process`: the physical samples plus die-to-die process variation (see
+  `process_variation_set`).
 Array BER(T) = mean_i P_fail_i(T); energy per bit write E(T) = mean_i E_i(T). Direction `average`
 is random data: BER = mean of the two directions' BER curves, energy = mean of the two energies.
 For every target BER: T* = smallest T with BER(T*) = target (log-linear in BER on the time grid),
-never extrapolated beyond the simulated window.
+never extrapolated beyond the simulated window. In the table, the array BER near each target is the
+variance-reduced estimate of tail.py (column `estimator`), and T*, its relative standard error and
+95 % bootstrap intervals over the device samples come from it; the curves (`sweep_curves`) are plain
+means. Failed samples are missing cells that could fail at any rate: a target they could move
+beyond its 95 % interval (all of them failing always) is refused.
 
 Columns (SI units): corner, process, vdd_scale, temperature_k, scenario, direction, ber, t_pulse_s,
 energy_j, energy_<supply>_j, energy_increase (vs nominal at the same corner, direction, BER; a
 fraction), saving (vs the 1e-10 point of the same scenario/corner/direction; a fraction), ber_rel_se
-(relative standard error of the mean P_fail at T*), n_samples, n_failed, ln_rate_sigma.
+(relative standard error of the array BER at T*, from the estimator), estimator, t_pulse_ci_low_s,
+t_pulse_ci_high_s, energy_ci_low_j, energy_ci_high_j, energy_increase_ci_low, energy_increase_ci_high
+(95 % bootstrap intervals), n_samples, n_failed, ln_rate_sigma.
 
 Provenance travels with the table: as Parquet schema metadata (key `pyspice_mram.provenance`) or, in
 CSV, as the first line `# pyspice-mram provenance: {json}` (one file, so one atomic write; pandas

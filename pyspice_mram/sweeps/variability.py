@@ -21,7 +21,8 @@ Conventions (see montecarlo/README.md):
   With critical_voltage = "fixed" (default) Vc is a voltage and does not track RA: RA changes the cell
   only through its resistance (the divider with the driver). With "tracks_ra", Ic0 is held fixed and
   Vc = Ic0 R_P scales with RA (vc_scale = ra_scale).
-- The intrinsic free-layer spread (sigma of ln rate) is *not* drawn: the table integrates it exactly.
+- The intrinsic free-layer spread (sigma of ln rate) is *not* drawn: the table integrates it by 24-node
+  Gauss-Hermite quadrature (error < 1e-3 ns in T* for sigma <= 0.2).
 """
 
 from __future__ import annotations
