@@ -288,5 +288,5 @@ def test_process_variation_moves_each_cell_as_its_surface_says(tmp_path):
         shift[:, 3 + 2 * j] = 0.10 * PROCESS_SIGMAS_PER_CORNER_SHIFT * g[:, 2 + p] / sig[j, 1]
     expected = (t / 10e-9)[None, :] * np.exp((z + shift) @ b)[:, None]
     np.testing.assert_allclose(out.progress[:, 1:], expected[:, 1:], rtol=1e-4)  # the fit is exact up to its ridge
-    np.testing.assert_allclose(out.energy_init_j, energy, atol=1e-12 * energy.max())  # energy does not depend on x here
+    np.testing.assert_allclose(out.energy_init_j, energy, rtol=1e-4, atol=1e-9 * energy.max())  # independent of x here
     assert out.normals.shape == (200, z.shape[1] + 4)
