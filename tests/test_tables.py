@@ -290,3 +290,14 @@ def test_process_variation_moves_each_cell_as_its_surface_says(tmp_path):
     np.testing.assert_allclose(out.progress[:, 1:], expected[:, 1:], rtol=1e-4)  # the fit is exact up to its ridge
     np.testing.assert_allclose(out.energy_init_j, energy, rtol=1e-4, atol=1e-9 * energy.max())  # independent of x here
     assert out.normals.shape == (200, z.shape[1] + 4)
+
+
+def test_fig2_draws_the_interval_bands_of_the_table(run_dir, table, tmp_path):
+    from pyspice_mram.report.paper_figures import _interval_rows, plot_fig2
+
+    bands = _interval_rows(table)
+    assert bands is not None and len(bands) >= 2 and (bands["scenario"] == "variability").all()
+    assert (bands["energy_ci_low_j"] < bands["energy_ci_high_j"]).all()
+    paths = plot_fig2(sweep_curves(run_dir), tmp_path / "fig2", table=table)
+    assert len(paths) == 4 and all(p.stat().st_size > 0 for p in paths)
+    assert _interval_rows(table.drop(columns=["energy_ci_low_j"])) is None
