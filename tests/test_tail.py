@@ -135,3 +135,31 @@ def test_surface_ladder_fits_what_the_samples_allow():
     small = tail.surface_spec(x[:80], y[:80])
     assert small.n_features * tail.POINTS_PER_COEFFICIENT <= 80
     assert tail.surface_spec(x[:5], y[:5]) is None
+
+
+@pytest.mark.slow
+def test_on_spice_the_estimator_agrees_with_plain_mc_at_1e_3(tmp_path):
+    """400 SPICE devices of the quick setup: the estimator from the first 100 lies inside the 95 %
+    interval of the plain mean over the other 300, at the pulse length where that plain mean is 1e-3."""
+    from pyspice_mram.sweeps.config import load_config
+    from pyspice_mram.sweeps.tables import _common_rows, pulse_for_ber, scenario_curves
+
+    cfg = load_config("quick").with_changes("sweep", n_samples=400, chunk_size=50)
+    run_sweep(cfg, tmp_path / "run", jobs=2, progress=False)
+    run = load_run(tmp_path / "run")
+    k = shape_k_for(cfg)
+    rows = _common_rows(run, 0)
+    curve = scenario_curves(run, 0.0)[(0, "variability_physical", "average")]
+    j = int(np.searchsorted(curve.time_s, pulse_for_ber(curve.time_s, curve.ber, 1e-3)))
+    terms, rest = [], []
+    for d in ("p2ap", "ap2p"):
+        s = run.sets[(0, d)]
+        varied = rows[d][1]
+        q, x = s.progress[varied][:, [j]], s.normals[varied]
+        terms.append(tail.direction_terms(q[:100], x[:100], k, 0.0, 24, tail.tail_seed(9, 0)))
+        rest.append(tail.p_fail_from_log_progress(np.log(q[100:, 0]), k, 0.0, 24))
+    estimate = tail.array_estimate(terms)
+    plain = 0.5 * (rest[0] + rest[1])
+    mc, mc_se = plain.mean(), plain.std(ddof=1) / math.sqrt(plain.size)
+    assert abs(estimate.ber[0] - mc) < 1.96 * mc_se
+    assert estimate.se[0] < mc_se
