@@ -1,18 +1,24 @@
 """The rare-target array BER: a response-surface control variate, unbiased, with its standard error.
 
+Route chosen: a control variate on the samples the sweep already has, rather than mean-shift
+importance sampling with SPICE at shifted points, because it needs no new transients (the sweep and
+its checkpoints stay as they are), it stays unbiased even where the surface is wrong, and one fit
+serves every target, scenario and direction at once.
+
 Why: BER(T) = mean over cells of P_fail(T | cell) is carried at 1e-10 by a handful of weak cells, so
 the plain sample mean over 1000 devices has a relative standard error near 0.5. Every sample's cell
 is a deterministic function of its standard-normal variability variables x (variability.py), and its
 ln q(T) (q = integral dt / mu, the switching progress) is a smooth, nearly linear function of x. So:
 
-1. Fit a polynomial surface l(x) (linear in all variables, quadratic and cubic in the most influential) to ln q(T) of the stored samples, *cross-fitted*: the
-   samples are split into K folds and fold k's surface is fitted on the other folds only.
+1. Fit a polynomial surface l(x) (linear in all variables, quadratic and cubic in the most
+   influential) to ln q(T) of the stored samples, *cross-fitted*: the samples are split into K folds
+   and fold k's surface is fitted on the other folds only.
 2. g(x) = P_fail computed from the surface (intrinsic spread integrated the same way as for the
    cells). Its Gaussian mean E[g(X)] is integrated by importance sampling of the surface alone (cheap:
    no SPICE), with a defensive mixture of N(0, I) and N(mu, I), mu the surface's most likely
    failure point; the likelihood-ratio weights are bounded by 1 / ALPHA_NOMINAL.
-3. Add the SPICE-sampled residual correction: BER = sum_k (n_k / n) E[g_k(X)] + mean_i (f_i - g_k(i)(x_i)),
-   f_i the real cell's P_fail. Since g_k does not depend on fold k's samples, each fold's term is
+3. Add the SPICE-sampled residual correction:
+   BER = sum_k (n_k / n) E[g_k(X)] + mean_i (f_i - g_k(i)(x_i)), f_i the real cell's P_fail. Since g_k does not depend on fold k's samples, each fold's term is
    unbiased for any surface; a good surface makes the residuals (and so the variance) small.
 
 Same transient budget as plain Monte Carlo: the surface is fitted on the samples the sweep already
