@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,24 @@ def test_frozen_write_validates_shapes():
         FrozenWrite(t, np.zeros(11), np.zeros((2, 11)), np.zeros((1, 11)), ("a", "b"))
     with pytest.raises(ParameterError, match="increasing"):
         FrozenWrite(t[::-1], np.zeros(11), np.zeros((1, 11)), np.zeros((1, 11)), ("a",))
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2])
+def test_24_node_quadrature_error_in_the_pulse_length_is_below_1e_3_ns(sigma):
+    """The claim in hybrid.py, against an independent adaptive integration at BER 1e-6 .. 1e-8."""
+    from scipy import integrate, optimize
+
+    base = default_switching_law().distribution(2.0)
+    z, w = gauss_hermite_normal(24)
+
+    def by_quadrature(t):
+        return float(np.sum(w * base.sf(t * np.exp(sigma * z))))
+
+    def by_integration(t):
+        f = lambda x: base.sf(t * math.exp(sigma * x)) * math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        return integrate.quad(f, -12, 12, points=[-6, -4, -2, 0], limit=400, epsabs=0, epsrel=1e-10)[0]
+
+    for target in (1e-6, 1e-7, 1e-8):
+        t_gh = optimize.brentq(lambda t: math.log(by_quadrature(t) / target), 2e-9, 60e-9, xtol=1e-16)
+        t_int = optimize.brentq(lambda t: math.log(by_integration(t) / target), 2e-9, 60e-9, xtol=1e-16)
+        assert abs(t_gh - t_int) < 1e-12, (sigma, target, t_gh - t_int)

@@ -231,3 +231,73 @@ def test_unreachable_targets_can_be_left_out_and_are_listed(tmp_path):
     assert df["saving"].isna().all()  # the 1e-10 reference is out of reach
     assert any("BER 1e-10" in u for u in df.attrs["provenance"]["table"]["unreachable"])
     load_table(write_table(df, tmp_path / "short.parquet"))
+
+
+def test_rows_carry_the_estimator_and_intervals_around_t_star(table):
+    varied = table[table["scenario"] != "nominal"]
+    assert set(varied["estimator"]) <= {"surface control variate", "plain mean"}
+    assert (varied["estimator"] == "surface control variate").any()
+    assert (table.loc[table["scenario"] == "nominal", "estimator"] == "deterministic").all()
+    assert (varied["t_pulse_ci_low_s"] <= varied["t_pulse_s"]).all() and (varied["t_pulse_s"] <= varied["t_pulse_ci_high_s"]).all()
+    assert (varied["t_pulse_ci_high_s"] > varied["t_pulse_ci_low_s"]).all()
+    assert (varied["energy_ci_low_j"] <= varied["energy_j"]).all() and (varied["energy_j"] <= varied["energy_ci_high_j"]).all()
+    lo, inc, hi = (varied[c] for c in ("energy_increase_ci_low", "energy_increase", "energy_increase_ci_high"))
+    assert ((lo <= inc) & (inc <= hi)).all()
+
+
+def test_the_tail_estimator_is_tighter_than_the_plain_mean_at_1e_10(run_dir):
+    run = load_run(run_dir)
+    full = build_table(run_dir, targets=[1e-10])
+    r = row(full, "variability_physical", "p2ap", 1e-10)
+    s = run.sets[(0, "p2ap")]
+    varied = s.samples != 0
+    k = float(default_switching_law().shape(2.0))
+    p = np.array([np.interp(r["t_pulse_s"], s.time_s, write_curve(s.frozen(i), k).p_fail) for i in np.flatnonzero(varied)])
+    plain_rel_se = p.std(ddof=1) / np.sqrt(p.size) / p.mean()
+    assert r["ber_rel_se"] < 0.5 * plain_rel_se
+
+
+
+def test_process_variation_moves_each_cell_as_its_surface_says(tmp_path):
+    """On cells whose ln q is exactly linear in the local normals, the die-to-die scenario's cells are
+    exactly the cells at the shifted normals; its sigma is the corner shift / 3."""
+    from pyspice_mram import paths
+    from pyspice_mram.circuit.write_circuit import parse_transistors
+    from pyspice_mram.sweeps.tables import PROCESS_SIGMAS_PER_CORNER_SHIFT, SampleSet, process_variation_set
+    from pyspice_mram.sweeps.variability import sample_normals
+
+    cfg = validate({"sweep": {"seed": 4, "n_samples": 200}, "variability": {"global_delvto_sigma_v": 0.0}})
+    transistors = sorted(parse_transistors(paths.resource_file("netlists", "write_driver.cir").read_text()), key=lambda t: t.name)
+    names = tuple(t.name for t in transistors)
+    rng = np.random.default_rng(0)
+    samples = np.arange(1, 201)
+    z = np.array([np.concatenate([sample_normals(4, int(i), len(names)).mtj, sample_normals(4, int(i), len(names)).local.ravel()])
+                  for i in samples])
+    sig = np.column_stack([rng.uniform(3e-3, 2e-2, len(names)), rng.uniform(0.01, 0.05, len(names))])
+    b = rng.normal(0, 0.05, z.shape[1])
+    t = np.linspace(0, 40e-9, 81)
+    progress = (t / 10e-9)[None, :] * np.exp(z @ b)[:, None]
+    energy = np.ones((200, 1, 81)) * t * 1e-5
+    sset = SampleSet(t, samples, progress, energy, energy, ("vwrite",), z, names, sig)
+    out = process_variation_set(cfg, sset, np.arange(200))
+    g = np.array([sample_normals(4, int(i), len(names)).global_process for i in samples])
+    shift = np.zeros_like(z)
+    for j, tr in enumerate(transistors):
+        p = 1 if tr.type == "p" else 0
+        shift[:, 2 + 2 * j] = 0.040 * PROCESS_SIGMAS_PER_CORNER_SHIFT * g[:, p] / sig[j, 0]
+        shift[:, 3 + 2 * j] = 0.10 * PROCESS_SIGMAS_PER_CORNER_SHIFT * g[:, 2 + p] / sig[j, 1]
+    expected = (t / 10e-9)[None, :] * np.exp((z + shift) @ b)[:, None]
+    np.testing.assert_allclose(out.progress[:, 1:], expected[:, 1:], rtol=1e-4)  # the fit is exact up to its ridge
+    np.testing.assert_allclose(out.energy_init_j, energy, rtol=1e-4, atol=1e-9 * energy.max())  # independent of x here
+    assert out.normals.shape == (200, z.shape[1] + 4)
+
+
+def test_fig2_draws_the_interval_bands_of_the_table(run_dir, table, tmp_path):
+    from pyspice_mram.report.paper_figures import _interval_rows, plot_fig2
+
+    bands = _interval_rows(table)
+    assert bands is not None and len(bands) >= 2 and (bands["scenario"] == "variability").all()
+    assert (bands["energy_ci_low_j"] < bands["energy_ci_high_j"]).all()
+    paths = plot_fig2(sweep_curves(run_dir), tmp_path / "fig2", table=table)
+    assert len(paths) == 4 and all(p.stat().st_size > 0 for p in paths)
+    assert _interval_rows(table.drop(columns=["energy_ci_low_j"])) is None

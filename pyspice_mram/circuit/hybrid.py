@@ -14,7 +14,8 @@ initial state's power, after it the final state's. All integrals are cumulative 
 grid, so one pair of transients gives the full curves.
 
 An intrinsic per-cell spread of the switching rate (ln rate ~ N(0, sigma^2), the calibration knob of
-design.md section 8) is integrated exactly with Gauss-Hermite quadrature instead of being sampled.
+design.md section 8) is integrated with 24-node Gauss-Hermite quadrature instead of being sampled (error
+< 1e-3 ns in T* for sigma <= 0.2 at BER 1e-6..1e-8, tests/test_hybrid.py).
 """
 
 from __future__ import annotations

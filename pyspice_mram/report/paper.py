@@ -244,7 +244,7 @@ def run_paper(
     tables_dir = out / "tables"
     write_table(table, tables_dir / "energy_ber.parquet")
     write_table(table, tables_dir / "energy_ber.csv")
-    fig2 = plot_fig2(sweep_curves(sweep_dir), figures_dir / "fig2_energy_vs_ber")
+    fig2 = plot_fig2(sweep_curves(sweep_dir), figures_dir / "fig2_energy_vs_ber", table=table)
     figures.append(("Fig. 2 (log BER axis): energy vs target BER, inset: relative increase", fig2[0]))
     figures.append(("Fig. 2 (linear BER axis)", fig2[2]))
     values, intervals = _table_values(table)
