@@ -46,7 +46,12 @@ def test_comparison_csv_parses_and_has_every_row(reduced_run):
     assert {"model_ci_low", "model_ci_high", "within_tolerance", "fit_residual"} <= set(frame.columns)
     assert set(frame["role"]) == {"calibrated", "implied", "predicted"}
     assert len(frame) == len(PAPER_QUANTITIES)
-    assert frame["model_value"].notna().all(), frame[frame["model_value"].isna()]
+    # the die-to-die scenario needs a response surface, which 4 devices cannot fit: only its rows are empty
+    table = pd.read_parquet(out / "tables" / "energy_ber.parquet")
+    process_rows = frame["quantity"].str.contains("die-to-die")
+    assert "variability_process" not in set(table["scenario"])
+    assert frame.loc[process_rows, "model_value"].isna().all()
+    assert frame.loc[~process_rows, "model_value"].notna().all(), frame[frame["model_value"].isna()]
     nominal = frame.set_index("quantity").loc["T(BER 1e-10), nominal"]
     assert nominal["model_value"] == pytest.approx(15.0, abs=0.5)  # the nominal write does not depend on sample count
 

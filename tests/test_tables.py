@@ -245,9 +245,14 @@ def test_rows_carry_the_estimator_and_intervals_around_t_star(table):
     assert ((lo <= inc) & (inc <= hi)).all()
 
 
-def test_the_tail_estimator_is_tighter_than_the_plain_mean_at_1e_10(run_dir):
+def test_the_tail_estimator_is_tighter_than_the_plain_mean_at_1e_10(tmp_path):
+    """300 analytic cells (2 s): with only a few dozen, the plain mean at 1e-10 misses the far cells and
+    its own standard error is too unreliable for the agreement check, so the table (rightly) falls back."""
+    run_dir = tmp_path / "run"
+    run_sweep(analytic_config(n_samples=300, chunk_size=301), run_dir, jobs=1, progress=False)
     run = load_run(run_dir)
     full = build_table(run_dir, targets=[1e-10])
+    assert row(full, "variability_physical", "p2ap", 1e-10)["estimator"] != "plain mean"
     r = row(full, "variability_physical", "p2ap", 1e-10)
     s = run.sets[(0, "p2ap")]
     varied = s.samples != 0

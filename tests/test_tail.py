@@ -26,7 +26,7 @@ def analytic_p2ap_p_fail(config, t_pulse_s: float, z: np.ndarray) -> np.ndarray:
     """P_fail(T) of p2ap writes of analytic cells with standard normals z = (z_RA, z_Vt_n, z_Vt_p, z_mu_n, z_mu_p).
 
     The same physics as AnalyticCell.simulate, written independently and vectorised: the P state's
-    resistance is bias-independent, so V_MTJ = Vs R_P / (R_P + Rs) and q(T) = T / mu(V_MTJ).
+    resistance is bias-independent, so V_MTJ = Vs R_P / (R_P + Rs) and q(T) = T / mu(V_MTJ / Vc_cell).
     """
     v = config["variability"]
     cell = AnalyticCell(AnalyticConditions.from_config(config, ("TT", 1.0, 300.0)))
@@ -42,7 +42,9 @@ def analytic_p2ap_p_fail(config, t_pulse_s: float, z: np.ndarray) -> np.ndarray:
     r_p = PAPER_DEVICE.r_p_ohm * ra_scale
     v_mtj = cell.source_v["p2ap"] * r_p / (r_p + rs)
     law = default_switching_law()
-    q = t_pulse_s * law.rate_per_s(v_mtj)
+    # the rate depends on v = V / Vc only; with Ic0 held fixed a cell's Vc = Ic0 R_P scales with its RA
+    vc_scale = ra_scale if v["critical_held_fixed"] == "current" else 1.0
+    q = t_pulse_s * law.rate_per_s(v_mtj / vc_scale)
     k = float(law.shape(config["circuit"]["v_over_vc"]))
     nodes, weights = gauss_hermite_normal(24)
     return sum(w * special.gammaincc(k, k * q * np.exp(SIGMA * n)) for n, w in zip(nodes, weights))
