@@ -7,7 +7,7 @@ import pytest
 
 from pyspice_mram.cli import main
 from pyspice_mram.report.paper import run_paper
-from pyspice_mram.report.paper_report import PAPER_QUANTITIES, compare_to_paper
+from pyspice_mram.report.paper_report import PAPER_QUANTITIES, compare_to_paper, headline
 from pyspice_mram.sweeps.config import load_config, to_toml
 from pyspice_mram.training.train import TrainingConfig
 
@@ -82,3 +82,39 @@ def test_paper_without_data_fails_in_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error:") and "\n" not in err
     assert not (tmp_path / "report").exists()
+
+
+def test_quick_run_trains_only_the_configurations_the_table_reads(reduced_run):
+    from pyspice_mram.report.paper import QUICK
+
+    out, _ = reduced_run
+    stored = sorted(p.stem for p in (out / "training" / "quick" / "runs").glob("*/*.json"))
+    assert stored == sorted(QUICK.configurations)
+    assert QUICK.training.train_images is None and QUICK.training.epochs == 5  # the paper's training, fewer seeds
+
+
+def test_quick_mode_does_not_count_the_rows_it_cannot_estimate():
+    values = {q.key: q.paper_value for q in PAPER_QUANTITIES}  # every row exactly on the paper ...
+    values["increase_1e-10"] = 20.0  # ... but a 100-device tail far off
+    full = compare_to_paper(values)
+    quick = compare_to_paper(values, quick=True)
+    tail = {"T(BER 1e-10), variability", "energy increase from variability at BER 1e-10",
+            "saving at BER 0.1 % vs 1e-10, variability", "saving at BER 1 % vs 1e-10, variability",
+            "saving, HSB 1 % / LSB 50 % (best of 8, 10 LSBs)"}
+    assert set(quick.loc[~quick["comparable"], "quantity"]) == tail
+    assert full["comparable"].all()
+    assert headline(full) == "14 of 15 paper quantities within tolerance."
+    assert headline(quick) == "10 of 10 paper quantities within tolerance (5 not comparable in quick mode, not counted)."
+
+
+def test_report_opens_with_what_was_run_and_marks_rows(reduced_run):
+    import re
+
+    out, _ = reduced_run
+    md = (out / "report.md").read_text()
+    opening = md.split("## Paper vs model")[0]
+    assert "This is a quick run: sweep 'tiny' with 4 Monte Carlo devices" in opening and "5 training configurations" in opening
+    assert re.search(r"\d+ s in all \(sweep \d+ s, training \d+ s\)", opening) and "The full run" in opening
+    assert md.count("| not comparable in quick mode |") == 5
+    html = (out / "report.html").read_text()
+    assert html.count("<td>not comparable in quick mode</td>") == 5 and "The full run" in html

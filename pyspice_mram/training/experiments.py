@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -74,8 +74,11 @@ def run_figure(
     progress: bool = False,
     log: Callable[[str], None] = lambda s: None,
     jobs: int = 1,
+    only: Collection[str] | None = None,
 ) -> list[dict]:
     """Run (or resume) a figure's grid; returns the per-configuration summaries and writes figures.
+
+    `only` restricts the grid to the named configurations (file stems), for reduced runs.
 
     Each run is stored as OUT/runs/<config_tag(config)>/<name>.json; a file already there is reused
     (its energy is recomputed from the stored write counts with `energy_model`, so a resumed grid
@@ -91,7 +94,8 @@ def run_figure(
     expected = asdict(config)
     done: dict[str, dict] = {}
     pending: list[tuple[str, BitErrorPolicy | None, Path]] = []
-    for stem, policy in grid(figure):
+    configurations = [(stem, policy) for stem, policy in grid(figure) if only is None or stem in only]
+    for stem, policy in configurations:
         path = runs / f"{stem}.json"
         if not path.is_file():
             pending.append((stem, policy, path))
@@ -117,7 +121,7 @@ def run_figure(
         for stem, policy, path in pending:
             log(f"train {stem}")
             done[stem] = _train_and_store(data, policy, config, model, path, progress)
-    summaries = [{"name": stem, **done[stem]} for stem, _ in grid(figure)]
+    summaries = [{"name": stem, **done[stem]} for stem, _ in configurations]
     plot_figure(figure, summaries, out)
     return summaries
 
