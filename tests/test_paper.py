@@ -118,3 +118,65 @@ def test_report_opens_with_what_was_run_and_marks_rows(reduced_run):
     assert md.count("| not comparable in quick mode |") == 5
     html = (out / "report.html").read_text()
     assert html.count("<td>not comparable in quick mode</td>") == 5 and "The full run" in html
+
+
+PROBE = """<script>
+window.addEventListener('load', async () => {
+  const images = [...document.images];
+  const decoded = await Promise.allSettled(images.map(i => i.decode()));
+  const probe = document.createElement('pre');
+  probe.id = 'probe';
+  probe.textContent = JSON.stringify(images.map((i, n) => [i.alt, decoded[n].status === 'fulfilled', i.naturalWidth, i.naturalHeight]));
+  document.body.appendChild(probe);
+});
+</script></body>"""
+
+
+def _browser() -> str:
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("needs headless Chromium (Debian package chromium; `./run test` installs it)")
+
+
+def _images_as_rendered(html_file, tmp_path) -> list[list]:
+    """Open a copy of `html_file` in headless Chromium; (alt, decoded, width, height) of every image."""
+    import html
+    import json
+    import re
+    import subprocess
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(html_file.read_text().replace("</body>", PROBE))
+    result = subprocess.run(
+        [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, f"no probe in the rendered page (exit {result.returncode}): {result.stderr[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))
+
+
+def _png_size(path) -> tuple[int, int]:
+    import struct
+
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+def test_report_html_figures_load_in_a_real_browser(reduced_run, tmp_path):
+    out, result = reduced_run
+    images = _images_as_rendered(out / "report.html", tmp_path)
+    assert [alt for alt, *_ in images] == [caption for caption, _ in result.figures]
+    for (alt, decoded, width, height), (_, png) in zip(images, result.figures):
+        assert decoded and (width, height) == _png_size(png), alt
+    # the check sees a broken figure: the first inline PNG with its header overwritten does not decode
+    broken = tmp_path / "broken.html"
+    text = (out / "report.html").read_text()
+    start = text.index("data:image/png;base64,") + len("data:image/png;base64,")
+    broken.write_text(text[:start] + "A" * 64 + text[start + 64:])
+    (tmp_path / "b").mkdir()
+    first, *rest = _images_as_rendered(broken, tmp_path / "b")
+    assert first[1:] == [False, 0, 0] and all(r[1] for r in rest)

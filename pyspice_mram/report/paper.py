@@ -25,7 +25,7 @@ from .. import __version__
 from ..training.bit_energy import BitEnergyModel
 from ..device.calibration import default_switching_law, paper_calibration
 from .device_plots import plot_switching_moments, plot_switching_probability
-from ..training.experiments import plot_figure, run_figure
+from ..training.experiments import plot_figure, run_figure, train_missing
 from ..training.mnist import load_mnist
 from .paper_figures import plot_fig2
 from .paper_report import compare_to_paper, write_comparison_csv, write_reports
@@ -190,6 +190,8 @@ def run_paper(
     energy_model = BitEnergyModel.from_table(table, scenario="variability", direction="average")
     train_dir = out / "training" / ("quick" if quick else "full")
     summaries: dict[str, dict] = {}
+    train_missing(("fig3", "fig4", "fig5"), train_dir, data, training, energy_model, jobs=jobs, log=log,
+                  only=settings.configurations, progress=progress)
     for figure in ("fig3", "fig4", "fig5"):
         for s in run_figure(figure, train_dir, data, training, energy_model, progress=progress, log=log, jobs=jobs,
                             only=settings.configurations):
