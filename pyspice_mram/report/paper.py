@@ -96,12 +96,19 @@ def _table_values(table: pd.DataFrame) -> dict[str, float]:
     return values
 
 
+def _seed_range(summary: dict) -> str:
+    """The spread behind a mean accuracy: how many seeds, and their range."""
+    seeds = summary.get("configuration", {}).get("seeds", "?")
+    return f"mean of {seeds} seeds, range {summary['accuracy_min'] * 100:.2f}-{summary['accuracy_max'] * 100:.2f} %"
+
+
 def _training_values(summaries: dict[str, dict]) -> tuple[dict[str, float], dict[str, str]]:
     values: dict[str, float] = {}
     notes: dict[str, str] = {}
     for key, stem in (("accuracy_float", "float"), ("accuracy_ber_1e-3", "uniform_0.001"), ("accuracy_ber_1e-2", "uniform_0.01")):
         if stem in summaries:
             values[key] = summaries[stem]["accuracy_mean"] * 100
+            notes[key] = _seed_range(summaries[stem])
     candidates = []
     for n in HSB_LSB_COUNTS:
         s = summaries.get(f"lsb{n}_0.5")
@@ -113,7 +120,7 @@ def _training_values(summaries: dict[str, dict]) -> tuple[dict[str, float], dict
         values["accuracy_hsb1_lsb50"] = acc
         text = "; ".join(f"{c[0]} LSBs: saving {c[1]:.1f} %, accuracy {c[2]:.2f} %" for c in candidates)
         notes["saving_hsb1_lsb50"] = f"row uses {n} LSBs ({text})"
-        notes["accuracy_hsb1_lsb50"] = f"{n} LSBs"
+        notes["accuracy_hsb1_lsb50"] = f"{n} LSBs, " + _seed_range(summaries[f"lsb{n}_0.5"])
     return values, notes
 
 
