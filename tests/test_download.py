@@ -7,6 +7,7 @@ the full set's, so the whole path (mirror list, HTTP, progress, SHA-256, the cac
 from __future__ import annotations
 
 import http.server
+import os
 import shlex
 import threading
 
@@ -51,6 +52,9 @@ def test_train_download_fills_the_cache_from_the_mirror_variable(sample_mirror, 
     assert main(args) == 0, capsys.readouterr().err
     cache = tmp_path / "cache" / "pyspice-mram" / "mnist"
     assert sorted(p.name for p in cache.iterdir()) == sorted(mn.FILES.values())  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in cache.iterdir()} == {0o666 & ~umask}  # readable as any file, not 0600
     assert len(requests) == 4
     assert mn.load_folder(cache).test_images.shape == (1000, 784)
     out.unlink()

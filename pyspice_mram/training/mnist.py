@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write_bytes
 from ..errors import DataError
 
 ENV_VAR = "PYSPICE_MRAM_DATA"
@@ -240,10 +240,7 @@ def download(
             except (OSError, EOFError, DataError) as exc:
                 errors.append(f"{url}: {exc}")
                 continue
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-            os.replace(tmp, dest)
+            atomic_write_bytes(dest, payload)
             break
         else:
             raise DataError(f"could not download {name}: " + "; ".join(errors))
