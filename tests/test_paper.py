@@ -121,12 +121,10 @@ def test_report_opens_with_what_was_run_and_marks_rows(reduced_run):
 
 
 PROBE = """<script>
-window.addEventListener('load', async () => {
-  const images = [...document.images];
-  const decoded = await Promise.allSettled(images.map(i => i.decode()));
+window.addEventListener('load', () => {
   const probe = document.createElement('pre');
   probe.id = 'probe';
-  probe.textContent = JSON.stringify(images.map((i, n) => [i.alt, decoded[n].status === 'fulfilled', i.naturalWidth, i.naturalHeight]));
+  probe.textContent = JSON.stringify([...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth, i.naturalHeight]));
   document.body.appendChild(probe);
 });
 </script></body>"""
@@ -142,7 +140,11 @@ def _browser() -> str:
 
 
 def _images_as_rendered(html_file, tmp_path) -> list[list]:
-    """Open a copy of `html_file` in headless Chromium; (alt, decoded, width, height) of every image."""
+    """Open a copy of `html_file` in headless Chromium; (alt, loaded, width, height) of every image.
+
+    The probe runs on the page's load event, which waits for every image; it is synchronous, so
+    --dump-dom never races it.
+    """
     import html
     import json
     import re
@@ -170,8 +172,8 @@ def test_report_html_figures_load_in_a_real_browser(reduced_run, tmp_path):
     out, result = reduced_run
     images = _images_as_rendered(out / "report.html", tmp_path)
     assert [alt for alt, *_ in images] == [caption for caption, _ in result.figures]
-    for (alt, decoded, width, height), (_, png) in zip(images, result.figures):
-        assert decoded and (width, height) == _png_size(png), alt
+    for (alt, loaded, width, height), (_, png) in zip(images, result.figures):
+        assert loaded and (width, height) == _png_size(png), alt
     # the check sees a broken figure: the first inline PNG with its header overwritten does not decode
     broken = tmp_path / "broken.html"
     text = (out / "report.html").read_text()
