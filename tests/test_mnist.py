@@ -29,9 +29,35 @@ def _synthetic(folder, n_train=20, n_test=10):
     return {name: hashlib.sha256(data).hexdigest() for name, data in raw.items()}
 
 
-def test_real_mnist(mnist):
-    assert mnist.train_images.shape == (60000, 784) and mnist.test_images.shape == (10000, 784)
-    assert np.bincount(mnist.test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+@pytest.mark.slow
+def test_real_mnist(full_mnist):
+    assert full_mnist.train_images.shape == (60000, 784) and full_mnist.test_images.shape == (10000, 784)
+    assert np.bincount(full_mnist.test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_shipped_sample_is_real_mnist_verified_by_its_manifest(mnist, mnist_dir):
+    """The sample is the head of the real set: 3000 + 1000 images, every digit present, checksummed."""
+    assert mnist.train_images.shape == (3000, 784) and mnist.test_images.shape == (1000, 784)
+    assert np.bincount(mnist.test_labels, minlength=10).min() >= 80
+    assert mnist.train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the first labels of MNIST
+    assert mn.folder_checksums(mnist_dir) == mn.read_manifest(mnist_dir)
+    with pytest.raises(DataError, match="SHA-256"):
+        mn.load_folder(mnist_dir, checksums=mn.SHA256)  # the full set's checksums do not fit a subset
+
+
+def test_a_manifest_catches_a_damaged_file(mnist_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(mnist_dir, folder)
+    raw = bytearray(gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes()))
+    raw[5000] ^= 0xFF  # one pixel flipped, sizes unchanged
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: SHA-256"):
+        mn.load_folder(folder)
+    (folder / "SHA256SUMS").write_text((folder / "SHA256SUMS").read_text().splitlines()[0] + "\n")
+    with pytest.raises(DataError, match="lists no checksum"):
+        mn.load_folder(folder)
 
 
 def test_synthetic_round_trip(tmp_path):

@@ -7,8 +7,9 @@ import pytest
 
 from pyspice_mram.cli import main
 from pyspice_mram.report.paper import run_paper
-from pyspice_mram.report.paper_report import PAPER_QUANTITIES, compare_to_paper
+from pyspice_mram.report.paper_report import PAPER_QUANTITIES, compare_to_paper, headline
 from pyspice_mram.sweeps.config import load_config, to_toml
+from pyspice_mram.training.experiments import REFERENCE_STEM
 from pyspice_mram.training.train import TrainingConfig
 
 FIGURES = [
@@ -136,6 +137,7 @@ def test_the_lsb_count_follows_the_rule_not_the_paper():
     assert lsb_count_by_rule(summaries) == 10  # 12 loses 1.5 points
     summaries["lsb12_0.5"] = run(0.961)
     assert lsb_count_by_rule(summaries) == 12
+    assert lsb_count_by_rule({"uniform_0.01": run(0.97), "lsb8_0.5": run(0.9), "lsb10_0.5": run(0.8)}) == 8  # none within
     assert lsb_count_by_rule({"lsb8_0.5": run(0.9)}) is None
 
 
@@ -156,3 +158,108 @@ def test_the_headline_counts_predicted_rows_only():
     missed = dict(on_target, e_ref_nominal=on_target["e_ref_nominal"] * 2, t_ref_nominal=99.0)
     # a calibrated miss does not count; a predicted miss does
     assert headline(compare_to_paper(missed)).startswith(f"{n_pred - 1} of {n_pred} predicted")
+
+
+def test_quick_run_trains_only_the_configurations_the_table_reads(reduced_run):
+    from pyspice_mram.report.paper import QUICK
+
+    out, _ = reduced_run
+    stored = sorted(p.stem for p in (out / "training" / "quick" / "runs").glob("*/*.json"))
+    assert stored == sorted(QUICK.configurations | {REFERENCE_STEM})  # and the reference of every saving
+    assert QUICK.training.train_images is None and QUICK.training.epochs == 5  # the paper's training, fewer seeds
+
+
+def test_quick_mode_does_not_count_the_rows_it_cannot_estimate():
+    values = {q.key: q.paper_value for q in PAPER_QUANTITIES}  # every row exactly on the paper ...
+    values["increase_1e-10"] = 20.0  # ... but a 100-device tail far off
+    full = compare_to_paper(values)
+    quick = compare_to_paper(values, quick=True)
+    tail_keys = {"t_ref_variability", "increase_1e-10", "saving_1e-3_variability", "saving_1e-2_variability",
+                 "t_ref_physical", "increase_1e-10_physical", "t_ref_process", "increase_1e-10_process", "saving_hsb1_lsb50"}
+    tail = {q.quantity for q in PAPER_QUANTITIES if q.key in tail_keys}
+    assert set(quick.loc[~quick["comparable"], "quantity"]) == tail
+    assert full["comparable"].all()
+    n_pred = sum(q.role == "predicted" for q in PAPER_QUANTITIES)
+    n_tail_pred = sum(q.role == "predicted" for q in PAPER_QUANTITIES if q.key in tail_keys)
+    # increase_1e-10 is implied, never counted: the off value changes no headline
+    assert headline(full).startswith(f"{n_pred} of {n_pred} predicted quantities within tolerance")
+    assert headline(quick).startswith(f"{n_pred - n_tail_pred} of {n_pred - n_tail_pred} predicted quantities")
+    assert f"{n_tail_pred} predicted rows not comparable in quick mode, not counted" in headline(quick)
+
+
+def test_report_opens_with_what_was_run_and_marks_rows(reduced_run):
+    import re
+
+    out, _ = reduced_run
+    md = (out / "report.md").read_text()
+    opening = md.split("## Paper vs model")[0]
+    assert "This is a quick run: sweep 'tiny' with 4 Monte Carlo devices" in opening and "6 training configurations" in opening  # 5 and the reference
+    assert re.search(r"\d+ s in all \(sweep \d+ s, training \d+ s\)", opening) and "The full run" in opening
+    n_flagged = sum(not q.quick_comparable for q in PAPER_QUANTITIES)
+    assert md.count("| not comparable in quick mode |") == n_flagged
+    html = (out / "report.html").read_text()
+    assert html.count("<td>not comparable in quick mode</td>") == n_flagged and "The full run" in html
+
+
+PROBE = """<script>
+window.addEventListener('load', () => {
+  const probe = document.createElement('pre');
+  probe.id = 'probe';
+  probe.textContent = JSON.stringify([...document.images].map(i => [i.alt, i.complete && i.naturalWidth > 0, i.naturalWidth, i.naturalHeight]));
+  document.body.appendChild(probe);
+});
+</script></body>"""
+
+
+def _browser() -> str:
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("needs headless Chromium (Debian package chromium; `./run test` installs it)")
+
+
+def _images_as_rendered(html_file, tmp_path) -> list[list]:
+    """Open a copy of `html_file` in headless Chromium; (alt, loaded, width, height) of every image.
+
+    The probe runs on the page's load event, which waits for every image; it is synchronous, so
+    --dump-dom never races it.
+    """
+    import html
+    import json
+    import re
+    import subprocess
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(html_file.read_text().replace("</body>", PROBE))
+    result = subprocess.run(
+        [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, f"no probe in the rendered page (exit {result.returncode}): {result.stderr[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))
+
+
+def _png_size(path) -> tuple[int, int]:
+    import struct
+
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+def test_report_html_figures_load_in_a_real_browser(reduced_run, tmp_path):
+    out, result = reduced_run
+    images = _images_as_rendered(out / "report.html", tmp_path)
+    assert [alt for alt, *_ in images] == [caption for caption, _ in result.figures]
+    for (alt, loaded, width, height), (_, png) in zip(images, result.figures):
+        assert loaded and (width, height) == _png_size(png), alt
+    # the check sees a broken figure: the first inline PNG with its header overwritten does not decode
+    broken = tmp_path / "broken.html"
+    text = (out / "report.html").read_text()
+    start = text.index("data:image/png;base64,") + len("data:image/png;base64,")
+    broken.write_text(text[:start] + "A" * 64 + text[start + 64:])
+    (tmp_path / "b").mkdir()
+    first, *rest = _images_as_rendered(broken, tmp_path / "b")
+    assert first[1:] == [False, 0, 0] and all(r[1] for r in rest)

@@ -7,15 +7,17 @@ from pyspice_mram.errors import ParameterError
 from pyspice_mram.training.memory import BitErrorPolicy
 from pyspice_mram.training.train import TrainingConfig, train
 
-REDUCED = TrainingConfig(epochs=1, seeds=2, train_images=10000)
+REDUCED = TrainingConfig(epochs=2, seeds=2)  # the whole shipped sample: 3000 images
 
 
 def test_float_and_ber_1e3_train(mnist):
     float_run, mem_run, ref_run = train(mnist, [None, BitErrorPolicy.uniform(1e-3), REFERENCE_POLICY], REDUCED)
     assert float_run.accuracies.shape == (2,)
-    # the same data and seeds: a 0.1 % BER costs well under a point against float weights
-    assert mem_run.accuracies.mean() >= float_run.accuracies.mean() - 0.01
-    assert ref_run.accuracies.mean() >= float_run.accuracies.mean() - 0.01
+    assert np.all(float_run.accuracies >= 0.80)  # 3000 images, 2 epochs: ~85-88 %, 1000 test images (SE ~1.1 pt)
+    # the same data, seeds and data order: a 0.1 % BER (and the 1e-10 reference) cost at most ~2 points of the
+    # float network here (1000 test images: one image is 0.1 point)
+    assert mem_run.accuracies.mean() >= float_run.accuracies.mean() - 0.02
+    assert ref_run.accuracies.mean() >= float_run.accuracies.mean() - 0.02
     model = WriteEnergyModel.from_analytic()
     reference = energy_report(REFERENCE_POLICY, ref_run.memory_stats, model)
     summary = mem_run.summary(model, reference)
@@ -60,9 +62,9 @@ def test_never_updated_memory_keeps_its_initial_network(mnist):
 @pytest.mark.slow
 @pytest.mark.parametrize("policy, floor", [(None, 0.967), (BitErrorPolicy.uniform(1e-3), 0.967), (BitErrorPolicy.uniform(1e-2), 0.957),
                                            (BitErrorPolicy.two_stage(8, 0.5, 0.01), 0.957)])
-def test_full_training(mnist, policy, floor):
+def test_full_training(full_mnist, policy, floor):
     """Paper setting (60k images, 5 epochs, 5 seeds): 97.2 % float / 0.1 %, 96.7 % at 1 %, 96.2 % HSB 1 % / 8 LSBs 50 %."""
-    run = train(mnist, [policy], TrainingConfig())[0]
+    run = train(full_mnist, [policy], TrainingConfig())[0]
     assert run.accuracies.mean() >= floor
 
 

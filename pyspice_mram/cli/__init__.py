@@ -60,8 +60,9 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     try:
-        cli.main(args=argv, prog_name="pyspice-mram", standalone_mode=False)
+        cli.main(args=args, prog_name="pyspice-mram", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from .options import missing_mnist_error
+
 
 @click.command("experiment")
 @click.argument("figure", type=click.Choice(["fig3", "fig4", "fig5"]))
@@ -24,10 +26,13 @@ def experiment(figure, out, epochs, seeds, train_images, table, scenario, data, 
     """Run a figure's grid; configurations already in OUT/runs/<config>/ are skipped (resume)."""
     from ..training.bit_energy import WriteEnergyModel
     from ..training.experiments import quick_config, run_figure
-    from ..training.mnist import load_mnist
+    from ..training.mnist import MNISTNotFoundError, load_mnist
 
     model = WriteEnergyModel.from_table(table, scenario=scenario) if table is not None else WriteEnergyModel.from_analytic()
-    mnist = load_mnist(data, download_missing=download)
+    try:
+        mnist = load_mnist(data, download_missing=download, progress=not quiet)
+    except MNISTNotFoundError as exc:
+        raise missing_mnist_error(exc) from None
     config = quick_config(epochs, seeds, train_images)
     summaries = run_figure(figure, out, mnist, config, model, progress=not quiet and jobs == 1,
                            log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)), jobs=jobs)

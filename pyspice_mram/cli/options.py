@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import OutputExistsError, ParameterError
+from ..errors import DataError, OutputExistsError, ParameterError
 from ..jsonio import to_json
 
 
@@ -53,3 +54,17 @@ def refuse_existing(path: Path, flag: str = "--force") -> None:
     """Never overwrite earlier results silently."""
     if path.exists():
         raise OutputExistsError(f"{path} exists; remove it or pass {flag}")
+
+
+def command_with_download() -> str:
+    """The command line being run, with `--download` added: what a user without MNIST types next."""
+    ctx = click.get_current_context()
+    argv = list((ctx.find_root().obj or {}).get("argv", []))
+    if "--download" not in argv:
+        argv.append("--download")
+    return shlex.join(["pyspice-mram", *argv])
+
+
+def missing_mnist_error(exc: Exception) -> DataError:
+    """A missing-MNIST error that names the exact command fetching it (checksummed, into the cache)."""
+    return DataError(f"{exc}. To fetch it (about 11 MB, checksummed), run: {command_with_download()}")

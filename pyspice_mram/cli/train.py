@@ -8,7 +8,7 @@ import click
 
 from ..errors import ParameterError
 from ..jsonio import to_json
-from .options import echo_json, refuse_existing
+from .options import echo_json, missing_mnist_error, refuse_existing
 
 
 def build_policy(ber: float | None, lsb: int | None, hsb_ber: float | None, lsb_ber: float | None, float_mode: bool):
@@ -61,7 +61,7 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
 
     from ..atomic import atomic_write_text
     from ..training.bit_energy import WriteEnergyModel
-    from ..training.mnist import load_mnist
+    from ..training.mnist import MNISTNotFoundError, load_mnist
     from ..training.programming_energy import REFERENCE_POLICY, energy_report, policy_bit_energies
     from ..training.train import TrainingConfig
     from ..training.train import train as run_training
@@ -77,7 +77,10 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
     model = WriteEnergyModel.from_table(table, scenario=scenario) if table is not None else WriteEnergyModel.from_analytic()
     if policy is not None:
         policy_bit_energies(policy, model)  # refuse a BER the energy model cannot price before training
-    mnist = load_mnist(data, download_missing=download)
+    try:
+        mnist = load_mnist(data, download_missing=download, progress=not quiet)
+    except MNISTNotFoundError as exc:
+        raise missing_mnist_error(exc) from None
     if policy is None:
         result = run_training(mnist, [None], config, progress=not quiet)[0]
         summary = result.summary(model)

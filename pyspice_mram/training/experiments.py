@@ -20,7 +20,7 @@ import json
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -91,8 +91,12 @@ def run_figure(
     progress: bool = False,
     log: Callable[[str], None] = lambda s: None,
     jobs: int = 1,
+    only: Collection[str] | None = None,
 ) -> list[dict]:
     """Run (or resume) a figure's grid; returns the per-configuration summaries and writes figures.
+
+    `only` restricts the grid to the named configurations (file stems), for reduced runs; the
+    reference run is always kept.
 
     Each run is stored as OUT/runs/<config_tag(config)>/<name>.json; a file already there is reused.
     Energies are (re)computed from the stored write counts with `energy_model` (so a resumed grid
@@ -100,8 +104,6 @@ def run_figure(
     grid's reference run (`REFERENCE_STEM`). With jobs > 1 the missing
     configurations train in parallel processes (one BLAS thread each); results do not depend on it.
     """
-    from joblib import Parallel, delayed
-
     out = Path(out_dir)
     runs = out / "runs" / config_tag(config)
     runs.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,8 @@ def run_figure(
     expected = asdict(config)
     done: dict[str, dict] = {}
     pending: list[tuple[str, BitErrorPolicy | None, Path]] = []
-    for stem, policy in grid(figure):
+    configurations = [(stem, policy) for stem, policy in grid(figure) if only is None or stem in only or stem == REFERENCE_STEM]
+    for stem, policy in configurations:
         path = runs / f"{stem}.json"
         if not path.is_file():
             pending.append((stem, policy, path))
@@ -123,32 +126,76 @@ def run_figure(
             raise DataError(f"stored run {path} was trained with another configuration; delete it to retrain")
         log(f"skip {stem} (done)")
         done[stem] = summary
-    if jobs > 1 and len(pending) > 1:
-        log(f"train {len(pending)} configurations on {jobs} processes: " + ", ".join(s for s, _, _ in pending))
-        tasks = (delayed(_train_and_store)(data, policy, config, model, path) for _, policy, path in pending)
-        for (stem, _, _), summary in zip(pending, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
-            log(f"done {stem}")
-            done[stem] = summary
-    else:
-        for stem, policy, path in pending:
-            log(f"train {stem}")
-            done[stem] = _train_and_store(data, policy, config, model, path, progress)
+    done.update(_train_pending(pending, data, config, model, jobs, progress, log))
     reference = energy_report(REFERENCE_POLICY, done[REFERENCE_STEM]["memory"], model)
-    for stem, policy in grid(figure):
+    for stem, policy in configurations:
         if policy is not None:
             done[stem]["energy"] = add_savings(energy_report(policy, done[stem]["memory"], model), reference)
-    summaries = [{"name": stem, **done[stem]} for stem, _ in grid(figure)]
+    summaries = [{"name": stem, **done[stem]} for stem, _ in configurations]
     plot_figure(figure, summaries, out)
     return summaries
 
 
-def _train_and_store(data: MNIST, policy: BitErrorPolicy | None, config: TrainingConfig, model: WriteEnergyModel,
-                     path: Path, progress: bool = False) -> dict:
-    """Train one configuration over all seeds and store its summary atomically (a worker's job)."""
+MAX_STACKED_CONFIGURATIONS = 4
+"""Configurations one worker trains stacked; a finished group is stored, so a killed grid loses at most one group."""
 
-    summary = train(data, [policy], config, progress=progress)[0].summary(model)
-    atomic_write_text(path, to_json(summary))
-    return summary
+
+def _train_pending(pending: list[tuple[str, BitErrorPolicy | None, Path]], data: MNIST, config: TrainingConfig,
+                   model: WriteEnergyModel, jobs: int, progress: bool, log: Callable[[str], None]) -> dict[str, dict]:
+    """Train and store the missing configurations: one by one, or with jobs > 1 in stacked groups.
+
+    The groups are dealt round-robin over at least `jobs` workers, so 5 configurations on 2 processes
+    take 3 and 2 stacked configurations rather than three waves; stacking does not change a replica.
+    """
+    from joblib import Parallel, delayed
+
+    done: dict[str, dict] = {}
+    if jobs > 1 and len(pending) > 1:
+        n_groups = max(jobs, -(-len(pending) // MAX_STACKED_CONFIGURATIONS))
+        groups = [pending[i::n_groups] for i in range(n_groups) if pending[i::n_groups]]
+        log(f"train {len(pending)} configurations on {jobs} processes: "
+            + "; ".join(", ".join(stem for stem, _, _ in group) for group in groups))
+        tasks = (delayed(_train_and_store)(data, group, config, model) for group in groups)
+        for group, summaries in zip(groups, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
+            for (stem, _, _), summary in zip(group, summaries):
+                log(f"done {stem}")
+                done[stem] = summary
+    else:
+        for item in pending:
+            log(f"train {item[0]}")
+            done[item[0]] = _train_and_store(data, [item], config, model, progress)[0]
+    return done
+
+
+def train_missing(figures: Sequence[str], out_dir: str | os.PathLike, data: MNIST, config: TrainingConfig,
+                  energy_model: WriteEnergyModel | None = None, jobs: int = 1, log: Callable[[str], None] = lambda s: None,
+                  only: Collection[str] | None = None, progress: bool = False) -> None:
+    """Train every configuration that `figures` need and that is not stored yet, all in one pool.
+
+    Run before `run_figure`, it lets the grids of several figures share the workers (then each
+    `run_figure` finds its runs stored).
+    """
+    runs = Path(out_dir) / "runs" / config_tag(config)
+    runs.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, BitErrorPolicy | None] = {}
+    for figure in figures:
+        for stem, policy in grid(figure):
+            if (only is None or stem in only or stem == REFERENCE_STEM) and not (runs / f"{stem}.json").is_file():
+                seen.setdefault(stem, policy)
+    pending = [(stem, policy, runs / f"{stem}.json") for stem, policy in seen.items()]
+    _train_pending(pending, data, config, energy_model or WriteEnergyModel.from_analytic(), jobs, progress, log)
+
+
+def _train_and_store(data: MNIST, group: list[tuple[str, BitErrorPolicy | None, Path]], config: TrainingConfig,
+                     model: WriteEnergyModel, progress: bool = False) -> list[dict]:
+    """Train a group of configurations stacked, over all seeds; store each summary atomically (a worker's job)."""
+    results = train(data, [policy for _, policy, _ in group], config, progress=progress)
+    summaries = []
+    for (_, _, path), result in zip(group, results):
+        summary = result.summary(model)
+        atomic_write_text(path, to_json(summary))
+        summaries.append(summary)
+    return summaries
 
 
 def plot_figure(figure: str, summaries: list[dict], out: Path, stem: str | None = None,

@@ -3,8 +3,10 @@
 Search order for the folder: the `data_dir` argument (`--data`), the environment variable
 `PYSPICE_MRAM_DATA`, then the user cache `$XDG_CACHE_HOME/pyspice-mram/mnist` (default
 `~/.cache/pyspice-mram/mnist`). With `download=True` missing files are fetched into the cache from the
-usual public mirrors, and every file's SHA-256 (of the uncompressed content) is checked before it is
-kept. Without data a single `DataError` says where it looked.
+usual public mirrors (or first from `$PYSPICE_MRAM_MNIST_MIRROR`, a comma-separated list of base URLs
+of a mirror of one's own), and every file's SHA-256 (of the uncompressed content) is checked before it
+is kept. A folder holding a `SHA256SUMS` file (a subset of MNIST, such as the test suite's sample) is
+verified against it instead. Without data a single `MNISTNotFoundError` says where it looked.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -20,10 +21,14 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from ..atomic import atomic_write_bytes
 from ..errors import DataError
 
 ENV_VAR = "PYSPICE_MRAM_DATA"
+MIRROR_ENV_VAR = "PYSPICE_MRAM_MNIST_MIRROR"
+MANIFEST = "SHA256SUMS"
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -46,6 +51,9 @@ MIRRORS = (
     "http://yann.lecun.com/exdb/mnist/",
 )
 
+AUTO = "auto"
+"""`checksums=AUTO`: the folder's own `SHA256SUMS` if it has one, else the checksums of the full set."""
+
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 EXPECTED_COUNTS = {"train": 60000, "test": 10000}
@@ -65,6 +73,10 @@ class MNIST:
         """Pixels scaled to [0, 1] as float32."""
         images = self.train_images if which == "train" else self.test_images
         return images.astype(np.float32) / np.float32(255.0)
+
+
+class MNISTNotFoundError(DataError):
+    """No candidate folder holds the four files; the CLI adds the exact command that fetches them."""
 
 
 def cache_dir() -> Path:
@@ -123,9 +135,33 @@ def _verify(raw: bytes, name: str, checksums: Mapping[str, str] | None) -> None:
         raise DataError(f"{name}: SHA-256 {digest} does not match the expected {checksums[name]}")
 
 
-def load_folder(folder: str | os.PathLike, checksums: Mapping[str, str] | None = SHA256) -> MNIST:
+def read_manifest(folder: Path) -> dict[str, str]:
+    """`SHA256SUMS` of a folder ('<hex>  <file name>' per line) as {file name: hex}; every file must be listed."""
+    path = folder / MANIFEST
+    sums: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataError(f"{path}: line {number} is not '<sha256>  <file name>'")
+        sums[parts[1].lstrip("*")] = parts[0].lower()
+    missing = [name for name in FILES.values() if name not in sums]
+    if missing:
+        raise DataError(f"{path} lists no checksum for {', '.join(missing)}")
+    return sums
+
+
+def folder_checksums(folder: Path) -> Mapping[str, str]:
+    """The checksums a folder is verified against (see `AUTO`)."""
+    return read_manifest(folder) if (folder / MANIFEST).is_file() else SHA256
+
+
+def load_folder(folder: str | os.PathLike, checksums: Mapping[str, str] | str | None = AUTO) -> MNIST:
     """Load and verify the four files in `folder`. `checksums=None` skips the SHA-256 check."""
     folder = Path(folder)
+    if checksums == AUTO:
+        checksums = folder_checksums(folder)
     arrays: dict[str, np.ndarray] = {}
     for key, name in FILES.items():
         path = folder / name
@@ -152,15 +188,40 @@ def load_folder(folder: str | os.PathLike, checksums: Mapping[str, str] | None =
     )
 
 
+def mirrors_from_environment() -> tuple[str, ...]:
+    """Base URLs to try: `$PYSPICE_MRAM_MNIST_MIRROR` (comma-separated) first, then the public mirrors."""
+    own = [u.strip() for u in os.environ.get(MIRROR_ENV_VAR, "").split(",") if u.strip()]
+    return tuple(own) + MIRRORS
+
+
+def _fetch(url: str, timeout_s: float, progress: bool) -> bytes:
+    """The body of `url`, read in blocks with a byte progress bar."""
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        total = resp.headers.get("Content-Length")
+        blocks: list[bytes] = []
+        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
+                  disable=not progress, leave=False) as bar:
+            while block := resp.read(1 << 16):
+                blocks.append(block)
+                bar.update(len(block))
+    return b"".join(blocks)
+
+
 def download(
     target: str | os.PathLike | None = None,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: Sequence[str] | None = None,
     checksums: Mapping[str, str] = SHA256,
     timeout_s: float = 60.0,
+    progress: bool = True,
 ) -> Path:
-    """Fetch missing files into `target` (default: the cache), keeping only verified ones."""
+    """Fetch missing files into `target` (default: the cache), keeping only verified ones.
+
+    `mirrors` defaults to `mirrors_from_environment()`. A file is written (atomically) only after its
+    SHA-256 matched, so an interrupted or corrupt download never leaves a file that looks complete.
+    """
     folder = Path(target) if target is not None else cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    mirrors = mirrors_from_environment() if mirrors is None else tuple(mirrors)
     for name in FILES.values():
         dest = folder / name
         if dest.is_file():
@@ -169,9 +230,8 @@ def download(
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + name
             try:
-                with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-                    payload = resp.read()
-            except (urllib.error.URLError, OSError) as exc:
+                payload = _fetch(url, timeout_s, progress)
+            except (urllib.error.URLError, OSError, ValueError) as exc:
                 errors.append(f"{url}: {exc}")
                 continue
             try:
@@ -180,10 +240,7 @@ def download(
             except (OSError, EOFError, DataError) as exc:
                 errors.append(f"{url}: {exc}")
                 continue
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-            os.replace(tmp, dest)
+            atomic_write_bytes(dest, payload)
             break
         else:
             raise DataError(f"could not download {name}: " + "; ".join(errors))
@@ -194,12 +251,12 @@ def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """The first candidate folder holding all four files, or a DataError naming where it looked."""
     candidates = candidate_dirs(data_dir)
     if data_dir is not None and not _has_all(Path(data_dir)):
-        raise DataError(f"MNIST files not found in --data folder {data_dir} (need {', '.join(FILES.values())})")
+        raise MNISTNotFoundError(f"MNIST files not found in --data folder {data_dir} (need {', '.join(FILES.values())})")
     for folder in candidates:
         if _has_all(folder):
             return folder
     looked = ", ".join(str(c) for c in candidates)
-    raise DataError(
+    raise MNISTNotFoundError(
         f"MNIST not found; looked in {looked}. Put the four IDX .gz files in one of them, set {ENV_VAR}, "
         "or pass --download"
     )
@@ -208,15 +265,19 @@ def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
 def load_mnist(
     data_dir: str | os.PathLike | None = None,
     download_missing: bool = False,
-    checksums: Mapping[str, str] | None = SHA256,
-    mirrors: Sequence[str] = MIRRORS,
+    checksums: Mapping[str, str] | str | None = AUTO,
+    mirrors: Sequence[str] | None = None,
+    progress: bool = True,
 ) -> MNIST:
-    """Find (or with `download_missing`, fetch into the cache) and load verified MNIST."""
+    """Find (or with `download_missing`, fetch into the cache) and load verified MNIST.
+
+    A `--data` folder that lacks the files is filled by the download, any other miss fills the cache.
+    """
     try:
         folder = find_data_dir(data_dir)
-    except DataError:
+    except MNISTNotFoundError:
         if not download_missing:
             raise
-        folder = download(data_dir if data_dir is not None else None, mirrors=mirrors,
-                          checksums=checksums if checksums is not None else {})
+        expected = SHA256 if checksums == AUTO or checksums is None else checksums
+        folder = download(data_dir, mirrors=mirrors, checksums=expected, progress=progress)
     return load_folder(folder, checksums=checksums)
