@@ -165,3 +165,11 @@ def test_on_spice_the_estimator_agrees_with_plain_mc_at_1e_3(tmp_path):
     mc, mc_se = plain.mean(), plain.std(ddof=1) / math.sqrt(plain.size)
     assert abs(estimate.ber[0] - mc) < 1.96 * mc_se
     assert estimate.se[0] < mc_se
+
+
+def test_a_few_cells_are_never_exactly_known():
+    """With no more cells than folds the per-fold variance is undefined: the error is the overall one, not 0."""
+    p = np.array([[1e-6], [3e-6], [2e-6], [5e-6]])
+    est = tail.plain_estimate([p])
+    assert est.se[0] == pytest.approx(p[:, 0].std(ddof=1) / 2)
+    assert np.isinf(tail.plain_estimate([p[:1]]).se[0])

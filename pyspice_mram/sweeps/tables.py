@@ -685,8 +685,11 @@ def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = PA
     # (test inversion; ln BER's standard error is the relative standard error at the fit).
     fit = estimate(sigma)
     half = 1.96 * float(fit.se[0] / fit.ber[0])
-    sigma_lo = 0.0 if log_gap(0.0, -half) > 0 else float(optimize.brentq(log_gap, 0.0, sigma, args=(-half,), xtol=1e-6))
-    sigma_hi = float(optimize.brentq(log_gap, sigma, hi, args=(half,), xtol=1e-6)) if log_gap(hi, half) > 0 else hi
+    if not math.isfinite(half) or half <= 0:  # too few samples for a standard error: no interval
+        sigma_lo = sigma_hi = math.nan
+    else:
+        sigma_lo = 0.0 if log_gap(0.0, -half) > 0 else float(optimize.brentq(log_gap, 0.0, sigma, args=(-half,), xtol=1e-6))
+        sigma_hi = float(optimize.brentq(log_gap, sigma, hi, args=(half,), xtol=1e-6)) if log_gap(hi, half) > 0 else hi
     table = build_table(run_dir, targets=[target_ber], ln_rate_sigma=sigma)
     pick = lambda scenario: float(table.loc[(table["scenario"] == scenario) & (table["direction"] == direction)
                                             & (table["corner"] == corner_label(run.corners[corner])), "t_pulse_s"].iloc[0])

@@ -242,13 +242,21 @@ class ArrayEstimate:
 
 
 def _residual_variance_of_mean(residuals: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Var of mean_i r_i with the fold structure: sum_k n_k s_k^2 / n^2."""
+    """Var of mean_i r_i with the fold structure: sum_k n_k s_k^2 / n^2.
+
+    A fold of one sample has no variance of its own; then (a few samples only) the variance over all
+    samples is used, which is the larger: a tiny run must not look exactly known.
+    """
     n = residuals.shape[0]
+    labels, sizes = np.unique(folds, return_counts=True)
+    if n < 2:
+        return np.full(residuals.shape[1], np.inf)
+    if sizes.min() < 2:
+        return residuals.var(axis=0, ddof=1) / n
     total = np.zeros(residuals.shape[1])
-    for k in np.unique(folds):
+    for k in labels:
         r = residuals[folds == k]
-        if r.shape[0] > 1:
-            total += r.shape[0] * r.var(axis=0, ddof=1)
+        total += r.shape[0] * r.var(axis=0, ddof=1)
     return total / n**2
 
 
