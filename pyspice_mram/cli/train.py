@@ -89,8 +89,10 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
         summary = result.summary(model, energy_report(REFERENCE_POLICY, reference_run.memory_stats, model))
     click.echo(
         f"{result.label}: accuracy {summary['accuracy_mean'] * 100:.2f} % "
-        f"(min {summary['accuracy_min'] * 100:.2f}, max {summary['accuracy_max'] * 100:.2f}) over {config.seeds} seeds, "
-        f"{summary['seconds']:.1f} s",
+        f"(min {summary['accuracy_min'] * 100:.2f}, max {summary['accuracy_max'] * 100:.2f}"
+        + (f"; 95 % interval of the mean {summary['accuracy_ci_low'] * 100:.2f}-{summary['accuracy_ci_high'] * 100:.2f}"
+           if summary["accuracy_ci_low"] is not None else "")
+        + f") over {config.seeds} seeds, {summary['seconds']:.1f} s",
         err=json_out is None,
     )
     energy = summary.get("energy")
@@ -100,7 +102,8 @@ def train(table, scenario, ber, lsb, hsb_ber, lsb_ber, float_mode, epochs, seeds
         a, c = energy["all_bits"], energy["changed_bits"]
         click.echo(
             f"energy per weight write: {a['energy_per_weight_write_j'] * 1e12:.3f} pJ all bits (saving {a['saving'] * 100:.1f} %), "
-            f"{c['energy_per_weight_write_j'] * 1e12:.3f} pJ changed bits only (saving {c['saving'] * 100:.1f} %)",
+            f"{c['energy_per_weight_write_j'] * 1e12:.3f} pJ changed bits only (saving {c['saving'] * 100:.1f} %); "
+            f"savings against {energy['reference']}",
             err=json_out is None,
         )
     if json_out is not None:
