@@ -114,16 +114,19 @@ def find_library() -> str:
     raise SimulatorError(f"cannot find libngspice; {INSTALL_HINT}")
 
 
+def split_vector_name(name: str) -> tuple[str | None, str]:
+    """'v(blc)' -> ('v', 'blc'), 'i(vwr)' -> ('i', 'vwr'); any other name -> (None, name), lower case.
+
+    Both engines take vectors by these SPICE names and map them to their own ('vwr#branch' here)."""
+    name = name.strip().lower()
+    m = re.fullmatch(r"([vi])\(([^(),]+)\)", name)
+    return (m.group(1), m.group(2)) if m else (None, name)
+
+
 def _vector_key(name: str) -> str:
     """'v(blc)' -> 'blc', 'i(vwr)' -> 'vwr#branch'; other names pass through (lower case)."""
-    name = name.strip().lower()
-    m = re.fullmatch(r"v\(([^(),]+)\)", name)
-    if m:
-        return m.group(1)
-    m = re.fullmatch(r"i\(([^(),]+)\)", name)
-    if m:
-        return f"{m.group(1)}#branch"
-    return name
+    kind, node = split_vector_name(name)
+    return f"{node}#branch" if kind == "i" else node
 
 
 def format_value(value: float) -> str:

@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import SimulatorError
-from .ngspice import TransientResult
+from .ngspice import TransientResult, split_vector_name
 from .osdi import CompiledModel, VacaskTools, compile_mtj, vacask_tools
 
 BSIM4_OSDI = "spice/bsim4v8.osdi"  # ngspice's BSIM4 (with delvto/mulu0), compiled by VACASK's makers
@@ -256,14 +256,8 @@ def read_raw(path: Path) -> tuple[list[str], np.ndarray]:
 
 def _vector_name(name: str) -> str:
     """'v(bl)' -> 'bl', 'i(vwr)' -> 'vwr:flow(br)' (VACASK's names)."""
-    name = name.strip().lower()
-    m = re.fullmatch(r"v\(([^(),]+)\)", name)
-    if m:
-        return m.group(1)
-    m = re.fullmatch(r"i\(([^(),]+)\)", name)
-    if m:
-        return f"{m.group(1)}:flow(br)"
-    return name
+    kind, node = split_vector_name(name)
+    return f"{node}:flow(br)" if kind == "i" else node
 
 
 def _save_line(vectors: Sequence[str]) -> str:
