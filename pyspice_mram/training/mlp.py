@@ -83,8 +83,11 @@ class MLPLayout:
 def forward(layout: MLPLayout, params: np.ndarray, scale: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hidden activations h (R,B,H) and output pre-activations z (R,B,O) for inputs x (R,B,I) or (B,I)."""
     w1, b1, w2, b2 = layout.views(params)
-    s = np.float32(scale)
-    a = np.matmul(x, w1)
+    return _layers_after_w1(np.matmul(x, w1), np.float32(scale), b1, w2, b2)
+
+
+def _layers_after_w1(a: np.ndarray, s: np.float32, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h, z) from the first layer's product a = x W1 (in LSB units, scaled by s here; a is reused)."""
     a *= s
     a += b1[:, None, :] * s
     h = np.tanh(a, out=a)
@@ -139,12 +142,7 @@ def _deltas(layout: MLPLayout, params: np.ndarray, scale: float, x: np.ndarray, 
     s = np.float32(scale)
     a = np.empty((x.shape[0], x.shape[1], layout.n_hidden), dtype=np.float32)
     input_product(x, _row_major(params), layout.n_hidden, active[0], active[1], a)
-    a *= s
-    a += b1[:, None, :] * s
-    h = np.tanh(a, out=a)
-    z = np.matmul(h, w2)
-    z *= s
-    z += b2[:, None, :] * s
+    h, z = _layers_after_w1(a, s, b1, w2, b2)
     dz = output_delta(z, labels, output)
     dz *= np.float32(-step / scale)
     dh = np.matmul(dz, w2.transpose(0, 2, 1))
