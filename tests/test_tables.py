@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from pyspice_mram.device.calibration import default_switching_law
 from pyspice_mram.errors import DataError, ParameterError
 from pyspice_mram.circuit.hybrid import write_curve
+from pyspice_mram.sweeps import tail
 from pyspice_mram.sweeps.runner import run_sweep
 from pyspice_mram.sweeps.config import validate
 from pyspice_mram.sweeps.tables import (
-    REQUIRED_COLUMNS, _array_ber_at, build_table, calibrate_intrinsic_spread, load_run, load_table, lookup,
+    REQUIRED_COLUMNS, build_table, calibrate_intrinsic_spread, load_run, load_table, lookup,
     sweep_curves, write_table,
 )
 from test_sweep import analytic_config
@@ -124,7 +125,7 @@ def test_the_calibration_ber_is_the_mean_of_write_curve(run_dir):
     t = 18e-9
     direct = np.mean([np.interp(t, s.time_s, write_curve(s.frozen(i), k, 0.12, 24).p_fail) for i in range(5)])
     q = np.array([np.interp(t, s.time_s, s.progress[i]) for i in range(5)])
-    assert _array_ber_at(q, k, 0.12, 24) == pytest.approx(direct, rel=1e-3)
+    assert tail.p_fail_from_log_progress(np.log(q), k, 0.12, 24).mean() == pytest.approx(direct, rel=1e-3)
 
 
 def test_targets_outside_the_window_are_refused(run_dir, table):

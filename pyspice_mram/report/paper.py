@@ -240,8 +240,9 @@ def training_table(summaries: dict[str, dict], formal: dict[str, dict] | None = 
                 spread = e.get("saving_over_seeds") or {}
                 cells.append("-" if e.get("saving") is None else
                              f"{e['saving'] * 100:.1f} [{_percent(spread.get('ci_low'))}, {_percent(spread.get('ci_high'))}]")
-            label = "BER 1e-10 on every bit (reference)" if name == REFERENCE_STEM else s.get("configuration", {}).get("policy", {}) or {}
-            label = label if isinstance(label, str) else (label.get("label") or "float weights")
+            policy = s.get("configuration", {}).get("policy")
+            label = ("BER 1e-10 on every bit (reference)" if name == REFERENCE_STEM
+                     else policy["label"] if policy else "float weights")
             lines.append(f"| {label} | {output} | {acc} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 

@@ -45,14 +45,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from scipy import optimize, special
+from scipy import optimize
 
 from ..atomic import atomic_write_bytes
 from .checkpoint import RunStore, parquet_bytes
 from ..errors import DataError, ParameterError
 from ..jsonio import to_json
 from ..device.calibration import PAPER_ANCHORS
-from ..circuit.hybrid import FrozenWrite, gauss_hermite_normal, pulse_for_ber, value_at, write_curve
+from ..circuit.hybrid import FrozenWrite, pulse_for_ber, value_at, write_curve
 from .config import SweepConfig, config_device, loads
 from . import tail
 from .variability import NOMINAL_INDEX, sample_normals
@@ -624,15 +624,6 @@ class SpreadCalibration:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _array_ber_at(progress_at_t: np.ndarray, shape_k: float, sigma: float, n_quadrature: int) -> float:
-    """mean_i E_z[Q(k, k q_i e^{sigma z})]: the array BER at one pulse length (what write_curve averages)."""
-    if sigma == 0:
-        return float(np.mean(special.gammaincc(shape_k, shape_k * progress_at_t)))
-    z, w = gauss_hermite_normal(n_quadrature)
-    x = shape_k * progress_at_t[:, None] * np.exp(sigma * z)[None, :]
-    return float(np.mean(special.gammaincc(shape_k, x) @ w))
 
 
 def calibrate_intrinsic_spread(run_dir: str | Path, target_t_pulse_s: float = PAPER_ANCHORS.variability_reference_pulse_s,
