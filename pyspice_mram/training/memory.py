@@ -162,10 +162,9 @@ class Lanes:
     `ber[l]`, drawn as a dyadic part (`digits[l]` over `n_digits[l]` binary digits, of the success
     probability when `flip[l]` is set) plus a sparse remainder q (`sparse_rate[l]` = -ln(1 - q), 0 for none).
 
-    A policy that is not directional fails each group in one lane (direction 0) and adds, after
-    all failing lanes, one counting lane per group (`count_only`: direction 1, BER 0), which fails
-    nothing and draws no random number: it only counts the group's 0->1 writes, so that they can
-    be priced from the P->AP energy curve and the 1->0 writes from the AP->P one.
+    A policy that is not directional fails each group in one lane (direction 0). Every lane also
+    counts, in the same pass, how many of its changed bits are 0->1 writes, so that they can be
+    priced from the P->AP energy curve and the 1->0 writes from the AP->P one.
     """
 
     group: tuple[int, ...]
@@ -176,7 +175,6 @@ class Lanes:
     n_digits: np.ndarray
     sparse_rate: np.ndarray
     ber: tuple[float, ...]
-    count_only: tuple[bool, ...]
 
     @classmethod
     def compile(cls, policy: BitErrorPolicy) -> "Lanes":
@@ -186,9 +184,6 @@ class Lanes:
                 rows += [(g, 1, mask, ber_set), (g, 2, mask, ber_reset)]
             else:
                 rows.append((g, 0, mask, ber_set))
-        n_failing = len(rows)
-        if not policy.directional:  # counting lanes last: the failing lanes keep their random streams
-            rows += [(g, 1, mask, 0.0) for g, (mask, _, _) in enumerate(policy.groups())]
         parts = [(g, d, _repeat_mask(m), p, *_split_probability(p)) for g, d, m, p in rows]
         return cls(
             group=tuple(r[0] for r in parts),
@@ -199,7 +194,6 @@ class Lanes:
             n_digits=np.array([r[6] for r in parts], dtype=np.int64),
             sparse_rate=np.array([r[7] for r in parts], dtype=np.float64),
             ber=tuple(r[3] for r in parts),
-            count_only=tuple(i >= n_failing for i in range(len(parts))),
         )
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +285,8 @@ class ApproximateMemory:
         # statistics, per replica
         self.write_calls = 0
         self.word_writes = np.zeros(n_rep, dtype=np.int64)
-        self._lane_counts = np.zeros((n_rep, width), dtype=np.int64)
+        self._lane_counts = np.zeros((n_rep, width), dtype=np.int64)  # changed bits per lane
+        self._lane_set_counts = np.zeros((n_rep, width), dtype=np.int64)  # of which 0->1
 
     # --- reading ----------------------------------------------------------------------------------
     @property
@@ -356,7 +351,8 @@ class ApproximateMemory:
                                   or x.shape[:2] != dh.shape[:2] or x.shape[0] != self.shape[0] or n_outer > self.shape[1]):
             raise ParameterError(f"outer must be float32 (x, dh) of shapes ({self.shape[0]}, B, I), ({self.shape[0]}, B, H)")
         write_words(delta, self._values, self._update_ranges(ranges), self._steps, self._lane_rows, self._n_lanes,
-                    self._mean_gaps, self._states, self._lane_counts, self.word_writes, TABLES, x, dh, n_outer)
+                    self._mean_gaps, self._states, self._lane_counts, self._lane_set_counts, self.word_writes, TABLES,
+                    x, dh, n_outer)
         self.write_calls += 1
 
     def _update_ranges(self, ranges: np.ndarray | Sequence | None) -> np.ndarray:
@@ -376,16 +372,15 @@ class ApproximateMemory:
     def statistics(self, replica: int) -> dict:
         """Counts accumulated so far for one replica (feeds the energy accounting).
 
-        `changed_bits_set` counts the 0->1 (P->AP) programmed bits of each group, for every policy
-        (from its 0->1 lanes: failing lanes when the policy is directional, counting lanes otherwise),
+        `changed_bits_set` counts the 0->1 (P->AP) programmed bits of each group, for every policy,
         so that each write direction can be priced from its own energy curve.
         """
         lanes = self._lanes[replica]
-        counts = self._lane_counts[replica]
+        counts, set_counts = self._lane_counts[replica], self._lane_set_counts[replica]
         rows = []
         for g, (mask, ber_set, ber_reset) in enumerate(self._groups[replica]):
-            total = sum(int(c) for c, lg, only in zip(counts, lanes.group, lanes.count_only) if lg == g and not only)
-            n_set = sum(int(c) for c, lg, d in zip(counts, lanes.group, lanes.direction) if lg == g and d == 1)
+            total = sum(int(c) for c, lg in zip(counts, lanes.group) if lg == g)
+            n_set = sum(int(c) for c, lg in zip(set_counts, lanes.group) if lg == g)
             rows.append({"mask": mask, "n_bits": int(bin(mask).count("1")), "ber_set": ber_set, "ber_reset": ber_reset,
                          "changed_bits": total, "changed_bits_set": n_set})
         return {

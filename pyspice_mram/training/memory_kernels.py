@@ -165,16 +165,23 @@ def _lane_bits(changed, intended, any_direction, invert, mask):
 
 
 @numba.njit(cache=True)
-def _count_lane(diff64, intended64, any_direction, invert, mask, counts8) -> tuple[int, int]:
-    """counts8[j] <- lane bits of block j; returns (their sum, changed words). A map and two sums: vectorises."""
+def _count_lane(diff64, intended64, any_direction, invert, mask, counts8) -> tuple[int, int, int]:
+    """counts8[j] <- lane bits of block j; returns (their sum, how many of them are 0->1, changed words).
+
+    A map and three sums: vectorises. The 0->1 count (lane bits whose intended value is 1) is what
+    prices each write direction; counted here, it costs no pass of its own.
+    """
     bits = 0
+    set_bits = 0
     words = 0
     for j in range(diff64.size):
-        n_sel = _popcount(_lane_bits(diff64[j], intended64[j], any_direction, invert, mask))
+        sel = _lane_bits(diff64[j], intended64[j], any_direction, invert, mask)
+        n_sel = _popcount(sel)
         counts8[j] = n_sel
         bits += n_sel
+        set_bits += _popcount(sel & intended64[j])
         words += _popcount((((diff64[j] & _LOW15) + _LOW15) | diff64[j]) & _HIGH15)  # nonzero 16-bit words
-    return bits, words
+    return bits, set_bits, words
 
 
 def _ziggurat_layers(n_layers: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -320,8 +327,8 @@ def _outer_words(x, dh, rep, start, stop, out) -> None:
 
 
 @numba.njit(cache=True)
-def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states, lane_bits, word_writes, tables,
-                x, dh, n_outer) -> None:
+def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states, lane_bits, lane_set_bits, word_writes,
+                tables, x, dh, n_outer) -> None:
     """Add `delta` to the stored words in `ranges`, round, store, and fail the changed bits, replica by replica.
 
     `values` (R x words padded to whole groups of 32, float32 integer codes) is the memory. For
@@ -330,8 +337,8 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
     int16 range, with `delta` float32 in LSB units and `step` = `steps[r]` the grid of stored bits
     (2^removed_lsbs). Its lane l < n_lanes[r] (`lanes[r, l]` = any direction, invert, mask, flip,
     digits, n_digits; `mean_gaps[r, l]` = 1 / -ln(1 - q), 0 for no sparse part) then fails its
-    changed bits with the random stream `states[r, l]`; `lane_bits[r, l]` and `word_writes[r]`
-    accumulate the changed bits and words. A lane's draws depend only on its own sequence of
+    changed bits with the random stream `states[r, l]`; `lane_bits[r, l]`, `lane_set_bits[r, l]` and
+    `word_writes[r]` accumulate the lane's changed bits, those of them written 0->1, and the changed words. A lane's draws depend only on its own sequence of
     changed bits, never on the chunking, the words skipped or the other replicas. `tables` is `TABLES`.
     A block is 4 words (64 bits), a group 8 blocks; a chunk is `CHUNK` words.
 
@@ -373,15 +380,23 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
                 diff[n : 4 * n_blocks] = 0
                 codes[n : 4 * n_blocks] = 0
                 first = start // 4
-                intent = intended64[:n_blocks]
+                # The intended codes, read by the lanes' selections and 0->1 counts: the new codes
+                # themselves unless the policy is directional, where a 0->1 lane's failures (bits put
+                # back to 0) would otherwise look like 1->0 writes to the other lane of their group.
+                # Without directions the groups' positions are disjoint, and a lane counts its bits
+                # before it fails any, so the codes it reads are still the intended ones.
                 if directional:
+                    intent = intended64[:n_blocks]
                     intent[:] = codes64[:n_blocks]
+                else:
+                    intent = codes64[:n_blocks]
                 for lane in range(n_lanes[rep]):
                     params = lanes[rep, lane]
                     mean_gap = mean_gaps[rep, lane]
-                    n_lane, n_words = _count_lane(diff64[:n_blocks], intent, params[0], params[1], params[2],
-                                                  counts8[:n_blocks])
+                    n_lane, n_set, n_words = _count_lane(diff64[:n_blocks], intent, params[0], params[1], params[2],
+                                                         counts8[:n_blocks])
                     lane_bits[rep, lane] += n_lane
+                    lane_set_bits[rep, lane] += n_set
                     if lane == 0:  # every lane counts the changed words (it is nearly free in its loop)
                         word_writes[rep] += n_words
                     sparse_only = params[5] == _ZERO and params[3] == _ZERO
