@@ -300,3 +300,92 @@ def test_nth_set_bit_matches_a_reference():
         bits = [b for b in range(64) if int(w) >> b & 1]
         for n, b in enumerate(bits):
             assert int(nth(w, n, TABLES[3])) == 1 << b
+
+
+def _splitmix_words(state: int, n: int) -> tuple[list[int], int]:
+    """n words of SplitMix64 from `state` (a plain-Python reference of the kernel's generator), and the new state."""
+    out, mask = [], (1 << 64) - 1
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out, state
+
+
+@pytest.mark.parametrize("digits, n_digits", [(1, 1), (3, 2), (5, 3), (13, 4), (0, 0)])
+def test_dyadic_words_drawn_at_once_equal_the_sequential_draw(digits, n_digits):
+    """The vectorised dyadic draw of a lane without a sparse part takes, for the k-th block with lane
+    bits, words k*n+1 .. (k+1)*n of the stream: the same words, in the same use, as drawing them one
+    block after the other, and it leaves the stream where the sequential draw would."""
+    from pyspice_mram.training.memory_kernels import _dyadic_words
+
+    rng = np.random.default_rng(7)
+    counts8 = rng.integers(0, 3, 256).astype(np.uint8) * (rng.random(256) < 0.6)  # blocks without lane bits too
+    state0 = int(rng.integers(0, 2**63))
+    state = np.array([state0], dtype=np.uint64)
+    success = np.empty(256, dtype=np.uint64)
+    _dyadic_words(counts8, digits, n_digits, state, success, np.empty(256, dtype=np.int64))
+    s, n_drawn = state0, 0
+    for j in np.flatnonzero(counts8):
+        words, s = _splitmix_words(s, n_digits)
+        n_drawn += n_digits
+        x = 0
+        for d, word in enumerate(words):  # last binary digit first
+            x = (x | word) if digits >> d & 1 else (x & word)
+        assert int(success[j]) == x
+    assert int(state[0]) == s == (state0 + n_drawn * 0x9E3779B97F4A7C15) % 2**64
+
+
+@pytest.mark.parametrize("policy", [BitErrorPolicy.uniform(0.3), BitErrorPolicy.uniform(0.9), BitErrorPolicy.uniform(0.5),
+                                    BitErrorPolicy.uniform(1.0), BitErrorPolicy.uniform(0.99)])
+def test_failures_drawn_per_block_equal_one_block_after_the_other(policy):
+    """The per-block failure draw (dyadic digits, then marks, then the complement) applied in passes
+    gives the codes, stream state and next mark of the plain loop that draws, marks and fails one
+    block after the other, for lanes with and without a sparse part."""
+    from pyspice_mram.training.memory_kernels import (TABLES, _fail_blocks, _gap, _lane_bits, _next_u64,
+                                                      _nth_set_bit, _popcount)
+
+    @numba.njit
+    def one_block_after_the_other(diff64, intended64, codes64, lane, mean_gap, state, to_mark, tables):
+        for j in range(diff64.size):
+            sel = _lane_bits(diff64[j], intended64[j], lane[0], lane[1], lane[2])
+            n_lane = _popcount(sel)
+            if n_lane == 0:
+                continue
+            x = np.uint64(0)
+            for d in range(np.int64(lane[5])):
+                word = _next_u64(state)
+                x = (x | word) if (np.int64(lane[4]) >> d) & 1 else (x & word)
+            while to_mark <= n_lane:
+                x |= _nth_set_bit(sel, to_mark - 1, tables[3])
+                to_mark += _gap(state, mean_gap, tables)
+            to_mark -= n_lane
+            codes64[j] ^= (x ^ lane[3]) & sel
+        return to_mark
+
+    @numba.njit
+    def counts(diff64, intended64, lane):
+        out = np.empty(diff64.size, dtype=np.uint8)
+        for j in range(diff64.size):
+            out[j] = _popcount(_lane_bits(diff64[j], intended64[j], lane[0], lane[1], lane[2]))
+        return out
+
+    rows, mean_gaps = Lanes.compile(policy).table()
+    lane, mean_gap = rows[0], mean_gaps[0]
+    rng = np.random.default_rng(8)
+    for trial in range(5):
+        diff64 = rng.integers(0, 2**63, 256, dtype=np.int64).astype(np.uint64) * (rng.random(256) < 0.7)
+        codes64 = rng.integers(0, 2**63, 256, dtype=np.int64).astype(np.uint64)
+        state0 = np.array([rng.integers(0, 2**63)], dtype=np.uint64)
+        first = int(_gap(state0.copy(), mean_gap, TABLES)) if mean_gap > 0 else 2**62
+        expected_codes, expected_state = codes64.copy(), state0.copy()
+        expected_next = one_block_after_the_other(diff64, codes64, expected_codes, lane, mean_gap, expected_state,
+                                                  first, TABLES)
+        got_codes, got_state = codes64.copy(), state0.copy()
+        got_next = _fail_blocks(diff64, codes64.copy(), got_codes, counts(diff64, codes64, lane), lane, mean_gap,
+                                got_state, first, TABLES, np.empty(256, np.uint64), np.empty(256, np.int64))
+        assert np.array_equal(got_codes, expected_codes) and got_state[0] == expected_state[0]
+        assert got_next == expected_next or mean_gap == 0.0  # without a sparse part there is no next mark
+        assert not np.array_equal(got_codes, codes64) or policy.ber_set[0] == 0.0  # the draw did fail bits

@@ -9,10 +9,12 @@ works per failing bit (sparse lanes) or per block with changed bits (dense lanes
 slot. The memory itself is one float32 array of integer codes (exact below 2^24), the array the
 network reads; the int16 codes exist only inside a chunk.
 
-Measured on the 2-core machine, per replica and training step early in training (~110k words in
-the write ranges, 410k changed bits): rounding and counting ~50-75 us; at BER 1 % the ~4k sparse
-failures cost ~27 ns each in isolation, ~45 ns within training (drawing the gap, locating the bit,
-storing). What did not pay: a reduction inside the rounding loop (it
+Measured on the 2-core machine (idle), per replica and training step early in training (~110k
+words in the write ranges, 410k changed bits): the W1 update computed in the chunks ~70 us, rounding
+and storing ~55 us, counting ~15 us; at BER 1 % the ~4k sparse failures ~85 us (~20 ns each: drawing
+the gap, locating the bit, storing). A lane with both a dyadic and a sparse part (BER 0.1, 0.3,
+0.7, 0.9) marks ~6 % of the LSBs' ~380k changed bits, ~25k marks or ~0.4 ms: the grid's dearest
+configurations. A lane with a dyadic part only (BER 1/2, 1) draws its words at once (`_dyadic_words`). What did not pay: a reduction inside the rounding loop (it
 halves that loop's speed: the changed words are counted with the bits instead), one loop per mark
 (mispredicted branches wait for the exponential draw: the marks are drawn, located and failed in
 three branch-free loops), and global arrays in compiled code (slower than arrays passed in).
@@ -280,27 +282,82 @@ def _fail_marks(diff64, intended64, codes64, values, counts8, first_block, lane,
     return ordinal - total + 1
 
 
+@numba.njit(cache=True, inline="always")
+def _mix(z: np.uint64) -> np.uint64:
+    """SplitMix64's output function of a counter value (see `_next_u64`)."""
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
 @numba.njit(cache=True)
-def _fail_blocks(diff64, intended64, codes64, values, counts8, first_block, lane, mean_gap, state, to_mark, tables) -> int:
-    """Fail the lane bits of a chunk drawn per block: dyadic part, marks (see `_fail_marks`), complement."""
+def _dyadic_words(counts8, digits, n_digits, state, success, ranks) -> None:
+    """success[j] <- the dyadic draw of each block j with lane bits, from `n_digits` words of the stream.
+
+    For a lane without a sparse part the stream holds only these words, n_digits per block with
+    lane bits in scan order, so the k-th such block takes words k * n_digits + 1 .. (k + 1) * n_digits:
+    SplitMix64 is a function of its counter, and every block's words are computed at once
+    (vectorised) instead of one after the other. The words and their use are those of the
+    sequential draw, bit for bit. Blocks without lane bits get an unused value.
+    """
+    rank = 0
+    for j in range(counts8.size):  # each block's rank among the blocks with lane bits
+        ranks[j] = rank
+        rank += counts8[j] != 0
+    base = state[0]
+    success[: counts8.size] = _ZERO
+    for d in range(n_digits):  # last binary digit first: X <- d ? X | r : X & r
+        ones = _ZERO - ((np.uint64(digits) >> np.uint64(d)) & _ONE)
+        offset = np.uint64(d + 1)
+        for j in range(counts8.size):
+            word = _mix(base + (np.uint64(ranks[j]) * np.uint64(n_digits) + offset) * _GOLDEN)
+            x = success[j]
+            success[j] = (x & word) | ((x | word) & ones)
+    state[0] = base + np.uint64(rank) * np.uint64(n_digits) * _GOLDEN
+
+
+@numba.njit(cache=True)
+def _fail_blocks(diff64, intended64, codes64, counts8, lane, mean_gap, state, to_mark, tables, success, ranks) -> int:
+    """Fail the lane bits of a chunk drawn per block: dyadic part, marks (see `_fail_marks`), complement.
+
+    The draws keep the stream's order (per block with lane bits: its digits' words, then the gaps
+    of its marks) and give each block its successes; then every block's failures are applied in
+    one vectorised pass. Only `codes64` is written: the caller rewrites the chunk's stored values
+    from it once, after all its lanes.
+    """
     any_direction, invert, mask, flip = lane[0], lane[1], lane[2], lane[3]
     digits, n_digits = np.int64(lane[4]), np.int64(lane[5])
-    for j in range(counts8.size):
-        n_lane = np.int64(counts8[j])
-        if n_lane == 0:
-            continue
-        sel = _lane_bits(diff64[j], intended64[j], any_direction, invert, mask)
-        success = _ZERO
-        for d in range(n_digits):  # last binary digit first
-            word = _next_u64(state)
-            success = (success | word) if (digits >> d) & 1 else (success & word)
-        while to_mark <= n_lane:
-            success |= _nth_set_bit(sel, to_mark - 1, tables[3])
-            to_mark += _gap(state, mean_gap, tables)
-        to_mark -= n_lane
-        fail = (success ^ flip) & sel
-        _store(codes64, values, j, first_block, codes64[j] ^ fail)  # no branch: fail is random
+    n_blocks = counts8.size
+    if mean_gap == 0.0:  # no marks: the stream holds the digits' words only
+        _dyadic_words(counts8, digits, n_digits, state, success, ranks)
+    else:
+        for j in range(n_blocks):
+            n_lane = np.int64(counts8[j])
+            if n_lane == 0:
+                continue
+            x = _ZERO
+            for d in range(n_digits):  # last binary digit first
+                word = _next_u64(state)
+                x = (x | word) if (digits >> d) & 1 else (x & word)
+            if to_mark <= n_lane:
+                sel = _lane_bits(diff64[j], intended64[j], any_direction, invert, mask)
+                while to_mark <= n_lane:
+                    x |= _nth_set_bit(sel, to_mark - 1, tables[3])
+                    to_mark += _gap(state, mean_gap, tables)
+            success[j] = x
+            to_mark -= n_lane
+    for j in range(n_blocks):  # blocks without lane bits fail nothing (sel = 0), whatever their success
+        success[j] = (success[j] ^ flip) & _lane_bits(diff64[j], intended64[j], any_direction, invert, mask)
+    for j in range(n_blocks):  # a separate loop: `intended64` may be `codes64` itself
+        codes64[j] ^= success[j]
     return to_mark
+
+
+@numba.njit(cache=True)
+def _codes_to_values(codes, values) -> None:
+    """values <- the codes as float32 (the memory the network reads): one vectorised pass."""
+    for w in range(values.size):
+        values[w] = np.float32(codes[w])
 
 
 @numba.njit(cache=True)
@@ -355,6 +412,8 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
     starts = np.empty(CHUNK // 4, dtype=np.int64)  # scratch of the sparse marks
     found = np.empty((2, 64), dtype=np.int64)  # a batch of marks: lane-bit ordinals, blocks
     to_mark = np.empty(lanes.shape[1], dtype=np.int64)  # per lane: lane bits up to the next mark (1: the next)
+    success = np.empty(CHUNK // 4, dtype=np.uint64)  # scratch of the per-block draws
+    ranks = np.empty(CHUNK // 4, dtype=np.int64)
     outer = np.empty(CHUNK, dtype=np.float32)  # the chunk's computed update
     for rep in range(values.shape[0]):
         step = np.float32(steps[rep])
@@ -390,6 +449,7 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
                     intent[:] = codes64[:n_blocks]
                 else:
                     intent = codes64[:n_blocks]
+                per_block = False  # a lane drawn per block rewrites the stored values once, at the end
                 for lane in range(n_lanes[rep]):
                     params = lanes[rep, lane]
                     mean_gap = mean_gaps[rep, lane]
@@ -409,5 +469,8 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
                         to_mark[lane] = _fail_marks(diff64, intent, codes64, values[rep], counts8[:n_blocks], first,
                                                     params, mean_gap, state, to_mark[lane], tables, starts, found)
                     else:
-                        to_mark[lane] = _fail_blocks(diff64, intent, codes64, values[rep], counts8[:n_blocks], first,
-                                                     params, mean_gap, state, to_mark[lane], tables)
+                        to_mark[lane] = _fail_blocks(diff64, intent, codes64, counts8[:n_blocks], params, mean_gap,
+                                                     state, to_mark[lane], tables, success, ranks)
+                        per_block = True
+                if per_block:
+                    _codes_to_values(codes, values[rep, start:stop])
