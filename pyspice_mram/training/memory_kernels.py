@@ -40,6 +40,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
+from .mlp_kernels import image_sum
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -361,25 +363,18 @@ def _codes_to_values(codes, values) -> None:
 
 
 @numba.njit(cache=True)
-def _outer_words(x, dh, rep, start, stop, out) -> None:
+def _outer_words(x, dh, rep, start, stop, out, offsets, weights) -> None:
     """out[:stop - start] <- words start..stop of W1's update x[rep]^T dh[rep] (row i = words i*H .. i*H + H).
 
     Each word sums over the images in ascending order, skipping the zero inputs: the same sums as
-    `mlp_kernels.outer_rows`, word for word.
+    `mlp_kernels.outer_rows`, word for word. `offsets`, `weights`: scratch of B entries.
     """
-    n_hidden = dh.shape[2]
+    n_batch, n_hidden = dh.shape[1], dh.shape[2]
+    dh_flat = dh[rep].reshape(n_batch * n_hidden)
     i = start // n_hidden
     while i * n_hidden < stop:
         lo, hi = max(start, i * n_hidden), min(stop, (i + 1) * n_hidden)
-        seg = out[lo - start : hi - start]
-        seg[:] = 0.0
-        first = lo - i * n_hidden
-        for b in range(x.shape[1]):
-            xv = x[rep, b, i]
-            if xv != 0:
-                g = dh[rep, b, first : first + hi - lo]
-                for j in range(hi - lo):
-                    seg[j] += xv * g[j]
+        image_sum(x, dh_flat, rep, i, lo - i * n_hidden, out[lo - start : hi - start], offsets, weights)
         i += 1
 
 
@@ -415,6 +410,8 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
     success = np.empty(CHUNK // 4, dtype=np.uint64)  # scratch of the per-block draws
     ranks = np.empty(CHUNK // 4, dtype=np.int64)
     outer = np.empty(CHUNK, dtype=np.float32)  # the chunk's computed update
+    outer_offsets = np.empty(x.shape[1], dtype=np.int64)  # scratch of `_outer_words`
+    outer_weights = np.empty(x.shape[1], dtype=x.dtype)
     for rep in range(values.shape[0]):
         step = np.float32(steps[rep])
         inv, lo, hi = np.float32(1.0) / step, np.float32(-32768.0), np.float32(32768.0) - step
@@ -430,7 +427,7 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
                 n = stop - start
                 if start < n_outer:
                     split = min(stop, n_outer)
-                    _outer_words(x, dh, rep, start, split, outer)
+                    _outer_words(x, dh, rep, start, split, outer, outer_offsets, outer_weights)
                     outer[split - start : n] = delta[rep, split:stop]
                     _round_chunk(outer[:n], values[rep, start:stop], codes[:n], diff[:n], inv, step, lo, hi)
                 else:
