@@ -87,3 +87,26 @@ def test_experiment_in_parallel_equals_serial(mnist, tmp_path):
     assert [s["name"] for s in serial] == [s["name"] for s in parallel]
     for a, b in zip(serial, parallel):
         assert a["accuracies"] == b["accuracies"] and a.get("memory") == b.get("memory")
+
+
+def test_grids_with_different_settings_train_in_one_pool_and_are_then_reused(mnist, tmp_path):
+    """`train_missing` trains the configurations of several (figure, settings) grids together, each
+    stored under its own settings, and `run_figure` then finds them all without training again."""
+    from dataclasses import replace
+
+    from pyspice_mram.training import experiments
+
+    softmax = TrainingConfig(epochs=1, seeds=1, train_images=200)
+    tanh = replace(softmax, output="tanh")
+    only = {"float", "uniform_0.01"}
+    lines: list[str] = []
+    experiments.train_missing([("fig3", softmax), ("formal", tanh)], tmp_path, mnist, jobs=2, log=lines.append, only=only)
+    assert lines[0].startswith("train 6 configurations on 2 processes")  # reference, float, 1 % for each output
+    for config in (softmax, tanh):
+        stored = sorted(p.stem for p in (tmp_path / "runs" / experiments.config_tag(config)).glob("*.json"))
+        assert stored == ["float", "reference_1e-10", "uniform_0.01"]
+    lines.clear()
+    summaries = experiments.run_figure("formal", tmp_path, mnist, tanh, jobs=2, log=lines.append, only=only)
+    assert lines and all(line.startswith("skip ") for line in lines)
+    assert {s["name"] for s in summaries} == {"reference_1e-10", "float", "uniform_0.01"}
+    assert all(s["configuration"]["output"] == "tanh" for s in summaries)

@@ -126,3 +126,15 @@ def test_update_ranges_are_runs_of_active_inputs_and_the_output_layer():
     assert all(start == stop for start, stop in ranges[1, :2]) and ranges[1, 2].tolist() == [12, 23]
     with pytest.raises(ParameterError, match="shape"):
         layout.update_ranges(x[0])
+
+
+def test_batches_scaled_when_drawn_equal_the_scaled_training_set(mnist):
+    """Training keeps the images as uint8 and scales each mini-batch when drawn: bit for bit the
+    pixels of `MNIST.float_images`, so no result depends on which of the two is used."""
+    from pyspice_mram.training.train import _scaled, _subset
+
+    pixels, labels = _subset(mnist, 500)
+    assert pixels.dtype == np.uint8 and labels.dtype == np.int64
+    idx = np.random.default_rng(0).integers(0, 500, (3, 10))
+    assert np.array_equal(_scaled(pixels[idx]).view(np.uint32), mnist.float_images("train")[:500][idx].view(np.uint32))
+    assert _scaled(pixels[idx]).dtype == np.float32

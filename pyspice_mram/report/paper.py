@@ -316,22 +316,21 @@ def run_paper(
     figures.append(("Fig. 2 (linear BER axis)", fig2[2]))
     values, intervals = _table_values(table)
 
-    log("[2/3] training grids (Figs. 3, 4, 5)")
+    log("[2/3] training grids (Figs. 3, 4, 5" + ("" if quick else "; the formal network: tanh output, squared error") + ")")
     t0 = time.perf_counter()
     training = training or settings.training
+    formal_config = replace(training, output="tanh")
     energy_model = WriteEnergyModel.from_table(table, scenario="variability")
     train_dir = out / "training" / ("quick" if quick else "full")
     summaries: dict[str, dict] = {}
-    train_missing(("fig3", "fig4", "fig5"), train_dir, data, training, energy_model, jobs=jobs, log=log,
-                  only=settings.configurations, progress=progress)
+    grids = [(figure, training) for figure in ("fig3", "fig4", "fig5")] + ([] if quick else [("formal", formal_config)])
+    train_missing(grids, train_dir, data, energy_model, jobs=jobs, log=log, only=settings.configurations, progress=progress)
     for figure in ("fig3", "fig4", "fig5"):
         for s in run_figure(figure, train_dir, data, training, energy_model, progress=progress, log=log, jobs=jobs,
                             only=settings.configurations):
             summaries[s["name"]] = s
     formal: dict[str, dict] = {}
     if not quick:
-        formal_config = replace(training, output="tanh")
-        log("[2/3] the formal network (tanh output, squared error)")
         for s in run_figure("formal", train_dir, data, formal_config, energy_model, progress=progress, log=log, jobs=jobs):
             formal[s["name"]] = s
     timings["training_s"] = time.perf_counter() - t0

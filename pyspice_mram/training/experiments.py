@@ -126,7 +126,8 @@ def run_figure(
             raise DataError(f"stored run {path} was trained with another configuration; delete it to retrain")
         log(f"skip {stem} (done)")
         done[stem] = summary
-    done.update(_train_pending(pending, data, config, model, jobs, progress, log))
+    trained = _train_pending([(*item, config) for item in pending], data, model, jobs, progress, log)
+    done.update({stem: summary for (stem, _), summary in trained.items()})
     reference = energy_report(REFERENCE_POLICY, done[REFERENCE_STEM]["memory"], model)
     for stem, policy in configurations:
         if policy is not None:
@@ -136,66 +137,60 @@ def run_figure(
     return summaries
 
 
-MAX_STACKED_CONFIGURATIONS = 4
-"""Configurations one worker trains stacked; a finished group is stored, so a killed grid loses at most one group."""
+Pending = tuple[str, BitErrorPolicy | None, Path, TrainingConfig]
+"""A configuration to train: file stem, policy (None for float), where its summary goes, training settings."""
 
 
-def _train_pending(pending: list[tuple[str, BitErrorPolicy | None, Path]], data: MNIST, config: TrainingConfig,
-                   model: WriteEnergyModel, jobs: int, progress: bool, log: Callable[[str], None]) -> dict[str, dict]:
-    """Train and store the missing configurations: one by one, or with jobs > 1 in stacked groups.
+def _train_pending(pending: list[Pending], data: MNIST, model: WriteEnergyModel, jobs: int, progress: bool,
+                   log: Callable[[str], None]) -> dict[tuple[str, TrainingConfig], dict]:
+    """Train and store the missing configurations, one by one or with jobs > 1 in parallel processes.
 
-    The groups are dealt round-robin over at least `jobs` workers, so 5 configurations on 2 processes
-    take 3 and 2 stacked configurations rather than three waves; stacking does not change a replica.
+    One configuration (its seeds stacked) per task: stacking several configurations was measured no
+    faster per replica, and single ones keep the processes busy until the last task (a group of 4
+    left one of 2 processes idle for ~3 of 23 minutes of the full grid). A finished configuration is
+    stored at once, so a killed grid loses only the ones in flight.
     """
     from joblib import Parallel, delayed
 
-    done: dict[str, dict] = {}
+    done: dict[tuple[str, TrainingConfig], dict] = {}
     if jobs > 1 and len(pending) > 1:
-        n_groups = max(jobs, -(-len(pending) // MAX_STACKED_CONFIGURATIONS))
-        groups = [pending[i::n_groups] for i in range(n_groups) if pending[i::n_groups]]
-        log(f"train {len(pending)} configurations on {jobs} processes: "
-            + "; ".join(", ".join(stem for stem, _, _ in group) for group in groups))
-        tasks = (delayed(_train_and_store)(data, group, config, model) for group in groups)
-        for group, summaries in zip(groups, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
-            for (stem, _, _), summary in zip(group, summaries):
-                log(f"done {stem}")
-                done[stem] = summary
+        log(f"train {len(pending)} configurations on {jobs} processes: " + ", ".join(item[0] for item in pending))
+        tasks = (delayed(_train_and_store)(data, item, model) for item in pending)
+        for (stem, _, _, config), summary in zip(pending, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
+            log(f"done {stem}")
+            done[stem, config] = summary
     else:
         for item in pending:
             log(f"train {item[0]}")
-            done[item[0]] = _train_and_store(data, [item], config, model, progress)[0]
+            done[item[0], item[3]] = _train_and_store(data, item, model, progress)
     return done
 
 
-def train_missing(figures: Sequence[str], out_dir: str | os.PathLike, data: MNIST, config: TrainingConfig,
+def train_missing(grids: Sequence[tuple[str, TrainingConfig]], out_dir: str | os.PathLike, data: MNIST,
                   energy_model: WriteEnergyModel | None = None, jobs: int = 1, log: Callable[[str], None] = lambda s: None,
                   only: Collection[str] | None = None, progress: bool = False) -> None:
-    """Train every configuration that `figures` need and that is not stored yet, all in one pool.
+    """Train every configuration that the (figure, training settings) `grids` need and that is not stored yet, all in one pool.
 
-    Run before `run_figure`, it lets the grids of several figures share the workers (then each
-    `run_figure` finds its runs stored).
+    Run before `run_figure`, it lets the grids of several figures, with different settings too,
+    share the workers (then each `run_figure` finds its runs stored).
     """
-    runs = Path(out_dir) / "runs" / config_tag(config)
-    runs.mkdir(parents=True, exist_ok=True)
-    seen: dict[str, BitErrorPolicy | None] = {}
-    for figure in figures:
+    seen: dict[tuple[str, TrainingConfig], Pending] = {}
+    for figure, config in grids:
+        runs = Path(out_dir) / "runs" / config_tag(config)
+        runs.mkdir(parents=True, exist_ok=True)
         for stem, policy in grid(figure):
-            if (only is None or stem in only or stem == REFERENCE_STEM) and not (runs / f"{stem}.json").is_file():
-                seen.setdefault(stem, policy)
-    pending = [(stem, policy, runs / f"{stem}.json") for stem, policy in seen.items()]
-    _train_pending(pending, data, config, energy_model or WriteEnergyModel.from_analytic(), jobs, progress, log)
+            path = runs / f"{stem}.json"
+            if (only is None or stem in only or stem == REFERENCE_STEM) and not path.is_file():
+                seen.setdefault((stem, config), (stem, policy, path, config))
+    _train_pending(list(seen.values()), data, energy_model or WriteEnergyModel.from_analytic(), jobs, progress, log)
 
 
-def _train_and_store(data: MNIST, group: list[tuple[str, BitErrorPolicy | None, Path]], config: TrainingConfig,
-                     model: WriteEnergyModel, progress: bool = False) -> list[dict]:
-    """Train a group of configurations stacked, over all seeds; store each summary atomically (a worker's job)."""
-    results = train(data, [policy for _, policy, _ in group], config, progress=progress)
-    summaries = []
-    for (_, _, path), result in zip(group, results):
-        summary = result.summary(model)
-        atomic_write_text(path, to_json(summary))
-        summaries.append(summary)
-    return summaries
+def _train_and_store(data: MNIST, item: Pending, model: WriteEnergyModel, progress: bool = False) -> dict:
+    """Train one configuration over all its seeds and store its summary atomically (a worker's job)."""
+    _, policy, path, config = item
+    summary = train(data, [policy], config, progress=progress)[0].summary(model)
+    atomic_write_text(path, to_json(summary))
+    return summary
 
 
 def plot_figure(figure: str, summaries: list[dict], out: Path, stem: str | None = None,

@@ -10,14 +10,19 @@ slot. The memory itself is one float32 array of integer codes (exact below 2^24)
 network reads; the int16 codes exist only inside a chunk.
 
 Measured on the 2-core machine (idle), per replica and training step early in training (~110k
-words in the write ranges, 410k changed bits): the W1 update computed in the chunks ~70 us, rounding
-and storing ~55 us, counting ~15 us; at BER 1 % the ~4k sparse failures ~85 us (~20 ns each: drawing
-the gap, locating the bit, storing). A lane with both a dyadic and a sparse part (BER 0.1, 0.3,
-0.7, 0.9) marks ~6 % of the LSBs' ~380k changed bits, ~25k marks or ~0.4 ms: the grid's dearest
-configurations. A lane with a dyadic part only (BER 1/2, 1) draws its words at once (`_dyadic_words`). What did not pay: a reduction inside the rounding loop (it
-halves that loop's speed: the changed words are counted with the bits instead), one loop per mark
-(mispredicted branches wait for the exponential draw: the marks are drawn, located and failed in
-three branch-free loops), and global arrays in compiled code (slower than arrays passed in).
+words in the write ranges, 410k changed bits): the W1 update computed in the chunks ~40 us, rounding
+and storing ~60 us, counting ~15 us; at BER 1 % the ~4k sparse failures ~85 us (~15-20 ns each:
+drawing the gap, locating the bit, storing). A lane with both a dyadic and a sparse part (BER 0.1,
+0.3, 0.7, 0.9) marks ~6 % of the LSBs' ~380k changed bits, ~25k marks or ~0.4 ms: the grid's
+dearest configurations. A lane with a dyadic part only (BER 1/2, 1) draws all its words at once
+(`_dyadic_words`).
+
+What did not pay: a reduction inside the rounding loop (it halves that loop's speed: the changed
+words are counted with the bits instead), one loop per mark (mispredicted branches wait for the
+exponential draw: the marks are drawn, located and failed in three branch-free loops), locating the
+marks by a linear walk instead of the binary search (26 vs 18 ns per mark), recording a mixed
+lane's marks and setting their bits in a later pass (~10 % slower), and global arrays in compiled
+code (slower than arrays passed in).
 
 Randomness. Each lane of each replica owns a SplitMix64 stream (Steele, Lea & Flood, OOPSLA 2014;
 passes BigCrush) seeded from the replica's `SeedSequence`: one uint64 of state advanced by the

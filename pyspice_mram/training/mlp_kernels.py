@@ -2,9 +2,10 @@
 
 Why. An MNIST image has ~19 % nonzero pixels, and a batch of 10 activates ~48 % of the inputs, so
 the dense products x @ W1 (forward) and x^T dh (the W1 update) spend ~5x more multiply-adds than
-the nonzero pixels need. Here both loop over the active inputs of the batch (ascending) and, per
-input, over the images where that pixel is nonzero; the inner loop over the hidden units is unit
-stride and vectorises. Each W1 row is read (forward) and written (update) at most once per step.
+the nonzero pixels need. Here the forward product loops, per image, over its nonzero inputs
+(ascending), and the update, per active input, over the images where that pixel is nonzero; the
+inner loop over the hidden units is unit stride and vectorises. Each W1 row is written at most once
+per step; the forward pass reads an active row once per image using it (from cache after the first).
 
 Arithmetic. A sum runs over the inputs in ascending order, one multiply and one add per term (no
 fused multiply-add, no reassociation), so the result does not depend on which zero terms are
@@ -41,9 +42,11 @@ def active_inputs(x) -> tuple[np.ndarray, np.ndarray]:
             xb = x[r, b]
             for i in range(n_in):
                 active[i] |= xb[i] != 0
+        n = 0  # a local count: the loop does not wait on a store of counts[r] at every input
         for i in range(n_in):
-            rows[r, counts[r]] = i
-            counts[r] += active[i]
+            rows[r, n] = i
+            n += active[i]
+        counts[r] = n
     return rows, counts
 
 

@@ -150,12 +150,21 @@ def replica_seeds(base_seed: int, seed_index: int) -> tuple[np.random.SeedSequen
 
 
 def _subset(data: MNIST, n: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The first n training images as stored (uint8: each mini-batch is scaled when drawn) and their labels."""
     total = data.train_images.shape[0]
     if n is not None and n > total:
         raise ParameterError(f"train_images={n} exceeds the {total} training images available")
     n = total if n is None else n
-    x = data.train_images[:n].astype(np.float32) / np.float32(255.0)
-    return x, data.train_labels[:n].astype(np.int64)
+    return data.train_images[:n], data.train_labels[:n].astype(np.int64)
+
+
+def _scaled(pixels: np.ndarray) -> np.ndarray:
+    """Pixels in [0, 1] as float32: the same values as `MNIST.float_images`, for one mini-batch.
+
+    Scaling each batch when it is drawn (~2 % of a float step) instead of the whole training set
+    once keeps a 188 MB float copy of the images out of every training process.
+    """
+    return pixels.astype(np.float32) / np.float32(255.0)
 
 
 def _initial_params(config: TrainingConfig, seed_indices: Sequence[int]) -> np.ndarray:
@@ -226,7 +235,7 @@ def _train_stack(policies: list, config: TrainingConfig, data: MNIST, progress) 
         orders = np.stack([rng.permutation(n_train) for rng in order_rngs])
         for step in range(steps):
             idx = orders[:, step * config.batch_size : (step + 1) * config.batch_size]
-            x_batch = x_train[idx]
+            x_batch = _scaled(x_train[idx])
             active = active_inputs(x_batch)
             if memory is None:
                 float_step(layout, params, x_batch, y_train[idx], config.learning_rate, config.output, active)
