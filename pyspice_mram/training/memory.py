@@ -350,6 +350,7 @@ class ApproximateMemory:
         if outer is not None and (x.dtype != np.float32 or dh.dtype != np.float32 or x.ndim != 3 or dh.ndim != 3
                                   or x.shape[:2] != dh.shape[:2] or x.shape[0] != self.shape[0] or n_outer > self.shape[1]):
             raise ParameterError(f"outer must be float32 (x, dh) of shapes ({self.shape[0]}, B, I), ({self.shape[0]}, B, H)")
+        dh = np.ascontiguousarray(dh)  # the compiled write reads each replica's dh as one row
         write_words(delta, self._values, self._update_ranges(ranges), self._steps, self._lane_rows, self._n_lanes,
                     self._mean_gaps, self._states, self._lane_counts, self._lane_set_counts, self.word_writes, TABLES,
                     x, dh, n_outer)
