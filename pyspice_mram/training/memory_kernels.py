@@ -395,8 +395,9 @@ def write_words(delta, values, ranges, steps, lanes, n_lanes, mean_gaps, states,
     (2^removed_lsbs). Its lane l < n_lanes[r] (`lanes[r, l]` = any direction, invert, mask, flip,
     digits, n_digits; `mean_gaps[r, l]` = 1 / -ln(1 - q), 0 for no sparse part) then fails its
     changed bits with the random stream `states[r, l]`; `lane_bits[r, l]`, `lane_set_bits[r, l]` and
-    `word_writes[r]` accumulate the lane's changed bits, those of them written 0->1, and the changed words. A lane's draws depend only on its own sequence of
-    changed bits, never on the chunking, the words skipped or the other replicas. `tables` is `TABLES`.
+    `word_writes[r]` accumulate the lane's changed bits, those of them written 0->1, and the changed
+    words. A lane's draws depend only on its own sequence of changed bits, never on the chunking, the
+    words skipped or the other replicas. `tables` is `TABLES`.
     A block is 4 words (64 bits), a group 8 blocks; a chunk is `CHUNK` words.
 
     The first `n_outer` words' update is not read from `delta` but computed chunk by chunk as the
