@@ -7,7 +7,8 @@ seeds stacked, as the grid does, on the first N training images for one epoch, a
 mini-batch; the difference over the N/10 - 1 extra steps gives the time per replica-step without the
 set-up and the test evaluation, and the single-batch run gives those. The grid's total in core
 seconds is then predicted as, per configuration, 5 epochs x 6000 steps x S replicas x the step time
-plus 5 evaluations and one set-up, and printed beside the configurations' shares, sorted by cost.
+plus 5 single-batch runs (5 evaluations; it counts the set-up, a small part, 5 times), and printed
+beside the configurations' shares, sorted by cost.
 Short runs weigh the early, larger updates (more changed bits per step) more than a full run does.
 Compare the total with the training wall time of `paper --jobs 2` (two processes: about half of it).
 """

@@ -338,12 +338,17 @@ def test_dyadic_words_drawn_at_once_equal_the_sequential_draw(digits, n_digits):
     assert int(state[0]) == s == (state0 + n_drawn * 0x9E3779B97F4A7C15) % 2**64
 
 
-@pytest.mark.parametrize("policy", [BitErrorPolicy.uniform(0.3), BitErrorPolicy.uniform(0.9), BitErrorPolicy.uniform(0.5),
-                                    BitErrorPolicy.uniform(1.0), BitErrorPolicy.uniform(0.99)])
-def test_failures_drawn_per_block_equal_one_block_after_the_other(policy):
+@pytest.mark.parametrize("policy, lane_index", [(BitErrorPolicy.uniform(0.3), 0), (BitErrorPolicy.uniform(0.9), 0),
+                                                (BitErrorPolicy.uniform(0.5), 0), (BitErrorPolicy.uniform(1.0), 0),
+                                                (BitErrorPolicy.uniform(0.99), 0),
+                                                (BitErrorPolicy.uniform(0.3).with_reset_ber(0.6), 0),
+                                                (BitErrorPolicy.uniform(0.3).with_reset_ber(0.6), 1)])
+def test_failures_drawn_per_block_equal_one_block_after_the_other(policy, lane_index):
     """The per-block failure draw (dyadic digits, then marks, then the complement) applied in passes
     gives the codes, stream state and next mark of the plain loop that draws, marks and fails one
-    block after the other, for lanes with and without a sparse part."""
+    block after the other, for lanes with and without a sparse part, of either write direction; and
+    for a lane of any direction it does so with the codes it fails passed as the intended codes too
+    (the write passes them so when the policy is not directional)."""
     from pyspice_mram.training.memory_kernels import (TABLES, _fail_blocks, _gap, _lane_bits, _next_u64,
                                                       _nth_set_bit, _popcount)
 
@@ -373,7 +378,7 @@ def test_failures_drawn_per_block_equal_one_block_after_the_other(policy):
         return out
 
     rows, mean_gaps = Lanes.compile(policy).table()
-    lane, mean_gap = rows[0], mean_gaps[0]
+    lane, mean_gap = rows[lane_index], mean_gaps[lane_index]
     rng = np.random.default_rng(8)
     for trial in range(5):
         diff64 = rng.integers(0, 2**63, 256, dtype=np.int64).astype(np.uint64) * (rng.random(256) < 0.7)
@@ -383,9 +388,27 @@ def test_failures_drawn_per_block_equal_one_block_after_the_other(policy):
         expected_codes, expected_state = codes64.copy(), state0.copy()
         expected_next = one_block_after_the_other(diff64, codes64, expected_codes, lane, mean_gap, expected_state,
                                                   first, TABLES)
+        scratch = (np.empty(256, np.uint64), np.empty(256, np.int64))
         got_codes, got_state = codes64.copy(), state0.copy()
         got_next = _fail_blocks(diff64, codes64.copy(), got_codes, counts(diff64, codes64, lane), lane, mean_gap,
-                                got_state, first, TABLES, np.empty(256, np.uint64), np.empty(256, np.int64))
+                                got_state, first, TABLES, *scratch)
         assert np.array_equal(got_codes, expected_codes) and got_state[0] == expected_state[0]
         assert got_next == expected_next or mean_gap == 0.0  # without a sparse part there is no next mark
+        if not policy.directional:  # the intended codes are the codes being failed, one array
+            aliased, aliased_state = codes64.copy(), state0.copy()
+            _fail_blocks(diff64, aliased, aliased, counts(diff64, codes64, lane), lane, mean_gap, aliased_state, first,
+                         TABLES, *scratch)
+            assert np.array_equal(aliased, expected_codes) and aliased_state[0] == expected_state[0]
         assert not np.array_equal(got_codes, codes64) or policy.ber_set[0] == 0.0  # the draw did fail bits
+
+
+@pytest.mark.parametrize("policy", [BitErrorPolicy.exact(), BitErrorPolicy.uniform(0.5), BitErrorPolicy.uniform(0.01)])
+def test_stored_values_are_the_codes_bit_for_bit(policy):
+    """The float32 memory the network reads holds exactly float32(code): a write rounding to zero
+    from below stores +0.0 (the code 0), not the -0.0 that rint(-0.3) gives, whatever the lanes."""
+    mem = ApproximateMemory(np.zeros(64, dtype=np.int16), policy, 0)
+    delta = np.zeros((1, 64), dtype=np.float32)
+    delta[0, 0], delta[0, 4:40] = 1.0, -0.3
+    mem.add_lsb(delta)
+    values = np.array(mem.values_lsb)
+    assert np.array_equal(values.view(np.uint32), mem.codes.astype(np.float32).view(np.uint32))

@@ -169,3 +169,5 @@ def test_active_inputs_and_batch_shapes():
     np.testing.assert_array_equal(shared, stacked)
     with pytest.raises(ParameterError, match="shape"):
         gradient_step(layout, params, 1.0, np.zeros((2, 3, 6), np.float32), np.zeros((2, 3), np.int64), 0.1, shared)
+    with pytest.raises(ParameterError, match="float32"):  # the compiled products are exact for float32 only
+        float_step(layout, params.astype(np.float64), x[0], np.array([0, 1, 0]), 0.1)

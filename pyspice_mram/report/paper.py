@@ -46,7 +46,7 @@ class PaperSettings:
     mode: str
     sweep_config: str
     training: TrainingConfig
-    configurations: frozenset[str] | None  # training runs of Figs. 3-5 (file stems); None: all of them
+    configurations: frozenset[str] | None  # training runs of every grid (file stems); None: all of them
 
 
 FULL = PaperSettings(
@@ -331,7 +331,8 @@ def run_paper(
             summaries[s["name"]] = s
     formal: dict[str, dict] = {}
     if not quick:
-        for s in run_figure("formal", train_dir, data, formal_config, energy_model, progress=progress, log=log, jobs=jobs):
+        for s in run_figure("formal", train_dir, data, formal_config, energy_model, progress=progress, log=log, jobs=jobs,
+                            only=settings.configurations):
             formal[s["name"]] = s
     timings["training_s"] = time.perf_counter() - t0
     for figure, caption in (("fig3", "Fig. 3: accuracy vs uniform BER"), ("fig4", "Fig. 4: accuracy vs LSB BER (HSB 1 %)"),

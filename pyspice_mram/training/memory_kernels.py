@@ -45,6 +45,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
+# Compiled into `write_words`: numba's cache does not notice an edit to another file, so after
+# editing mlp_kernels.py clear the compiled cache (the __pycache__/*.nbi and *.nbc files).
 from .mlp_kernels import image_sum
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -130,7 +132,7 @@ def _round_loop(delta, values, codes, diff, inv, step, lo, hi) -> None:
         new = np.int16(s)
         diff[i] = np.uint16(old ^ new)
         codes[i] = new
-        values[i] = s
+        values[i] = np.float32(new)  # the code itself: +0.0 for code 0, never the -0.0 that rint can give
 
 
 @numba.njit(cache=True)
@@ -379,7 +381,7 @@ def _outer_words(x, dh, rep, start, stop, out, offsets, weights) -> None:
     i = start // n_hidden
     while i * n_hidden < stop:
         lo, hi = max(start, i * n_hidden), min(stop, (i + 1) * n_hidden)
-        image_sum(x, dh_flat, rep, i, lo - i * n_hidden, out[lo - start : hi - start], offsets, weights)
+        image_sum(x, dh_flat, n_hidden, rep, i, lo - i * n_hidden, out[lo - start : hi - start], offsets, weights)
         i += 1
 
 

@@ -166,7 +166,13 @@ def _row_major(params: np.ndarray) -> np.ndarray:
 
 
 def _stacked_batch(layout: MLPLayout, params: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """x as (R, B, I) float32: a batch (B, I) shared by all replicas is broadcast (no copy)."""
+    """x as (R, B, I) float32: a batch (B, I) shared by all replicas is broadcast (no copy).
+
+    The parameters must be float32: the compiled products and updates work in float32, the
+    arithmetic their exactness tests check.
+    """
+    if params.dtype != np.float32:
+        raise ParameterError(f"parameters must be float32 for a training step, got {params.dtype}")
     if x.ndim == 2:
         x = np.broadcast_to(x, (params.shape[0], *x.shape))
     if x.ndim != 3 or x.shape[0] != params.shape[0] or x.shape[2] != layout.n_in:
