@@ -139,7 +139,7 @@ def main() -> None:
     data = load_mnist(args.data)
     layout = MLPLayout()
     rng = np.random.default_rng(0)
-    x_all = data.train_images.astype(np.float32) / np.float32(255.0)
+    x_all = data.float_images("train")
     y_all = data.train_labels.astype(np.int64)
     functions, batches, replicas = {}, {}, {}
     for n_rep in (1, 5):

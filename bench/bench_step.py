@@ -94,7 +94,7 @@ def main() -> None:
     data = load_mnist(args.data)
     layout = MLPLayout()
     rng = np.random.default_rng(0)
-    x_all = data.train_images.astype(np.float32) / np.float32(255.0)
+    x_all = data.float_images("train")
     idx = rng.integers(0, x_all.shape[0], (args.steps, args.replicas, 10))
     batches = [(x_all[i], data.train_labels[i].astype(np.int64)) for i in idx]
     init = np.stack([layout.init_params(rng) for _ in range(args.replicas)])

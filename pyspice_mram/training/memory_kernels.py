@@ -70,13 +70,18 @@ _NEVER = 2**62  # a mark ordinal past any write
 
 
 @numba.njit(cache=True, inline="always")
-def _next_u64(state: np.ndarray) -> np.uint64:
-    """SplitMix64: advance the counter by the golden gamma and return the mixed value."""
-    state[0] += _GOLDEN
-    z = state[0]
+def _mix(z: np.uint64) -> np.uint64:
+    """SplitMix64's output function of a counter value."""
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
+
+
+@numba.njit(cache=True, inline="always")
+def _next_u64(state: np.ndarray) -> np.uint64:
+    """SplitMix64: advance the counter by the golden gamma and return the mixed value."""
+    state[0] += _GOLDEN
+    return _mix(state[0])
 
 
 @intrinsic
@@ -289,14 +294,6 @@ def _fail_marks(diff64, intended64, codes64, values, counts8, first_block, lane,
             sel = _lane_bits(diff64[j], intended64[j], lane[0], lane[1], lane[2])
             _store(codes64, values, j, first_block, codes64[j] ^ _nth_set_bit(sel, o - starts[j], tables[3]))
     return ordinal - total + 1
-
-
-@numba.njit(cache=True, inline="always")
-def _mix(z: np.uint64) -> np.uint64:
-    """SplitMix64's output function of a counter value (see `_next_u64`)."""
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    return z ^ (z >> _S31)
 
 
 @numba.njit(cache=True)
