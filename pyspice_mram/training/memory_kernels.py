@@ -21,8 +21,11 @@ What did not pay: a reduction inside the rounding loop (it halves that loop's sp
 words are counted with the bits instead), one loop per mark (mispredicted branches wait for the
 exponential draw: the marks are drawn, located and failed in three branch-free loops), locating the
 marks by a linear walk instead of the binary search (26 vs 18 ns per mark), recording a mixed
-lane's marks and setting their bits in a later pass (~10 % slower), and global arrays in compiled
-code (slower than arrays passed in).
+lane's marks and setting their bits in a later pass (~10 % slower), drawing a mixed lane's dyadic
+words after its marks, from their counters and vectorised (faster only below ~0.3 marks per
+block, where the paper's grids have one configuration, BER 0.2; 18.7 vs 17.9 ns per block at the
+0.64 of LSBs at 0.1, where a mark costs ~18 ns against the ~13 ns from a gap's draw to its value), and global arrays in compiled code (slower
+than arrays passed in).
 
 Randomness. Each lane of each replica owns a SplitMix64 stream (Steele, Lea & Flood, OOPSLA 2014;
 passes BigCrush) seeded from the replica's `SeedSequence`: one uint64 of state advanced by the
