@@ -115,7 +115,7 @@ def work(layout: MLPLayout, batches) -> dict:
     return {
         "active rows": rows,
         "row loads": pairs * h * 4,  # forward: a W1 row per nonzero (image, pixel) pair
-        "row updates": rows * h * 4 * 3,  # the update, the row read, the row written (float32)
+        "row updates": rows * h * 4 * 2,  # update: each active row read and written (float32; the sum stays in L1)
         "forward + backward": (pairs * h + small, rows * h * 4),
         "W1 update": (pairs * h, rows * h * 4),
         "write with W1 update": (pairs * h, rows * h * 4 * 2),  # values read and written (float32)

@@ -24,8 +24,8 @@ marks by a linear walk instead of the binary search (26 vs 18 ns per mark), reco
 lane's marks and setting their bits in a later pass (~10 % slower), drawing a mixed lane's dyadic
 words after its marks, from their counters and vectorised (faster only below ~0.3 marks per
 block, where the paper's grids have one configuration, BER 0.2; 18.7 vs 17.9 ns per block at the
-0.64 of LSBs at 0.1, where a mark costs ~18 ns against the ~13 ns from a gap's draw to its value), and global arrays in compiled code (slower
-than arrays passed in).
+0.64 of LSBs at 0.1, where a mark costs ~18 ns against the ~13 ns from a gap's draw to its
+value), and global arrays in compiled code (slower than arrays passed in).
 
 Randomness. Each lane of each replica owns a SplitMix64 stream (Steele, Lea & Flood, OOPSLA 2014;
 passes BigCrush) seeded from the replica's `SeedSequence`: one uint64 of state advanced by the
