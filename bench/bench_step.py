@@ -93,8 +93,8 @@ def roofline(label: str, phases: dict[str, float], w: dict, marks: float, c: dic
     """One line per phase: measured time, the bound of each ceiling, and how far above the largest it runs."""
     print(f"\n{label}: phase, measured, bound by arithmetic / bytes / marks, measured over the largest bound")
     for phase, key, nbytes, rate in (("forward + backward", "forward + backward", w["row loads"], c["read_l2"]),
-                                    ("W1 update (fused add)", "W1 update", w["row updates"], c["update_l2"]),
-                                    ("write with W1 update", "W1 update", w["row updates"], c["update_l2"])):
+                                    ("W1 update (fused add)", "W1 update", w["write with W1 update"][1], c["update_l2"]),
+                                    ("write with W1 update", "W1 update", w["write with W1 update"][1], c["update_l2"])):
         if phase not in phases:
             continue
         macs = w[key][0]
@@ -115,10 +115,9 @@ def work(layout: MLPLayout, batches) -> dict:
     return {
         "active rows": rows,
         "row loads": pairs * h * 4,  # forward: a W1 row per nonzero (image, pixel) pair
-        "row updates": rows * h * 4 * 2,  # update: each active row read and written (float32; the sum stays in L1)
         "forward + backward": (pairs * h + small, rows * h * 4),
         "W1 update": (pairs * h, rows * h * 4),
-        "write with W1 update": (pairs * h, rows * h * 4 * 2),  # values read and written (float32)
+        "write with W1 update": (pairs * h, rows * h * 4 * 2),  # each active row read and written (float32)
     }
 
 
